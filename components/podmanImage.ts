@@ -1,0 +1,70 @@
+// The container image, built on the host by the system user's rootless Podman. Its tag is the hash of
+// everything the Containerfile uses, so it is rebuilt only when that changes; app code and config are
+// volumes and never rebuild it. Optional: a base image archive for air-gapped hosts, and an extra CA
+// bundle trusted during the build (TLS-inspecting proxies).
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { buildImage, loadBaseArchive, removeImage } from "../lib/commands/podman";
+import { hashParts, short } from "../lib/hash";
+import { HostContext, hostCommand } from "./context";
+import { UploadEntry, upload } from "./upload";
+
+export class PodmanImage extends pulumi.ComponentResource {
+  readonly imageRef: string;
+  readonly ready: pulumi.Resource;
+
+  constructor(name: string, ctx: HostContext, args: { repoDir: string; after: pulumi.Resource[] }, opts?: pulumi.ComponentResourceOptions) {
+    super("flagun:site:PodmanImage", name, {}, opts);
+    const { site, layout: l, priv } = ctx;
+    const repo = (p: string) => path.join(args.repoDir, p);
+    let after = args.after;
+    let baseImage = site.baseImage;
+
+    if (site.baseImageArchive) {
+      const baseHash = short(hashParts([{ name: "base", file: site.baseImageArchive }]));
+      baseImage = `localhost/flagun-base:${baseHash}`;
+      const stage = `${l.stageDir}/base-${baseHash}`;
+      const copies = upload(ctx, this, "base", stage, [{ at: "base.tar", source: new pulumi.asset.FileAsset(site.baseImageArchive) }], [], after);
+      const load = hostCommand(
+        ctx,
+        this,
+        "base-image",
+        { create: loadBaseArchive(priv, l.user, `${stage}/base.tar`, baseImage), delete: removeImage(priv, l.user, baseImage) },
+        { dependsOn: copies, replaceOnChanges: ["*"] },
+      );
+      after = [load];
+    }
+
+    const ca = site.buildCaBundle;
+    const tag = short(
+      hashParts([
+        { name: "Containerfile", file: repo("Containerfile") },
+        { name: "container", dir: repo("container") },
+        { name: "requirements", file: repo("config/requirements.txt") },
+        { name: "ca", text: ca ? hashParts([{ name: "ca", file: ca }]) : "" },
+        { name: "base", text: baseImage },
+      ]),
+    );
+    this.imageRef = `${l.image}:${tag}`;
+    const stage = `${l.stageDir}/build-${tag}`;
+    const entries: UploadEntry[] = [
+      { at: "Containerfile", source: new pulumi.asset.FileAsset(repo("Containerfile")) },
+      { at: "container", source: new pulumi.asset.FileArchive(repo("container")) },
+      { at: "config/requirements.txt", source: new pulumi.asset.FileAsset(repo("config/requirements.txt")) },
+      { at: "build-ca.pem", source: ca ? new pulumi.asset.FileAsset(ca) : new pulumi.asset.StringAsset("") },
+    ];
+    const copies = upload(ctx, this, "build", stage, entries, ["config"], after);
+    this.ready = hostCommand(
+      ctx,
+      this,
+      "image",
+      {
+        create: buildImage(priv, l, { stage, ref: this.imageRef, baseImage, offline: site.baseImageArchive !== undefined }),
+        delete: removeImage(priv, l.user, this.imageRef),
+      },
+      // New tag: build the new image, switch the unit to it, and only then remove the old one.
+      { dependsOn: copies, replaceOnChanges: ["*"], customTimeouts: { create: "60m" } },
+    );
+    this.registerOutputs({ imageRef: this.imageRef });
+  }
+}

@@ -1,0 +1,103 @@
+// One host's whole site: the component tree the runbook built by hand, wired in dependency order, so
+// `pulumi up` creates it top-down and `pulumi destroy` removes it bottom-up.
+import * as pulumi from "@pulumi/pulumi";
+import { HostConfig, SiteConfig } from "../lib/config";
+import { layoutOf } from "../lib/layout";
+import { operatorCommands } from "../lib/operator";
+import { AppSecret } from "./appSecret";
+import { Certificate } from "./certificate";
+import { HostContext, connectionFor } from "./context";
+import { Linger } from "./linger";
+import { PodmanImage } from "./podmanImage";
+import { SiteFiles } from "./siteFiles";
+import { SubIdRange } from "./subIds";
+import { SystemUser } from "./systemUser";
+import { WebService } from "./webService";
+
+export interface SiteArgs {
+  host: HostConfig;
+  site: SiteConfig;
+  repoDir: string;
+  sshPrivateKey?: pulumi.Output<string>;
+  appSecret: pulumi.Output<string>;
+  providedTls?: { certPem: pulumi.Input<string>; keyPem: pulumi.Output<string> };
+}
+
+/** Names the certificate covers on this host: its address, localhost, 127.0.0.1 and configured names. */
+export function certificateNames(host: HostConfig, site: SiteConfig): string[] {
+  return [...new Set([host.address, "localhost", "127.0.0.1", ...host.dnsNames, ...site.tls.dnsNames, ...site.tls.ipAddresses])];
+}
+
+export class Site extends pulumi.ComponentResource {
+  readonly url: string;
+  readonly httpUrl: string;
+  readonly systemUser: string;
+  readonly uid: pulumi.Output<number>;
+  readonly subIdRange: pulumi.Output<string>;
+  readonly unitName: string;
+  readonly imageRef: string;
+  readonly certificateFingerprint: pulumi.Output<string>;
+  readonly certificateNotAfter: pulumi.Output<string>;
+  readonly certificatePem: pulumi.Output<string>;
+  readonly health: pulumi.Output<string>;
+  readonly operatorCommands: pulumi.Output<Record<string, string>>;
+
+  constructor(name: string, args: SiteArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("flagun:site:Site", name, {}, opts);
+    const { host, site } = args;
+    const ctx: HostContext = {
+      host,
+      site,
+      layout: layoutOf(site),
+      priv: { adminUser: host.user },
+      connection: connectionFor(host, args.sshPrivateKey),
+    };
+    const child = { parent: this };
+    const user = new SystemUser(`${name}-user`, ctx, child);
+    const subIds = new SubIdRange(`${name}-subids`, ctx, [user.ready], child);
+    const linger = new Linger(`${name}-linger`, ctx, [subIds.ready], child);
+    const names = certificateNames(host, site);
+    const files = new SiteFiles(`${name}-files`, ctx, { repoDir: args.repoDir, serverNames: names.filter((n) => !/^[0-9.:]+$/.test(n)), after: [linger.ready] }, child);
+    const cert = new Certificate(`${name}-cert`, ctx, { names, provided: args.providedTls, after: [files.dirs] }, child);
+    const secret = new AppSecret(`${name}-secret`, ctx, { value: args.appSecret, after: [linger.ready] }, child);
+    const image = new PodmanImage(`${name}-image`, ctx, { repoDir: args.repoDir, after: [linger.ready, files.dirs] }, child);
+    const service = new WebService(
+      `${name}-service`,
+      ctx,
+      {
+        imageRef: image.imageRef,
+        secretId: secret.secretId,
+        reloadTriggers: [files.appHash, files.configHash, cert.fingerprint],
+        files: [...files.ready, ...cert.files, secret.ready],
+        image: image.ready,
+      },
+      child,
+    );
+
+    this.url = `https://${host.address.includes(":") ? `[${host.address}]` : host.address}:${site.httpsPort}/`;
+    this.httpUrl = this.url.replace(/^https:/, "http:").replace(`:${site.httpsPort}/`, `:${site.httpPort}/`);
+    this.systemUser = user.name;
+    this.uid = user.uid;
+    this.subIdRange = pulumi.interpolate`${subIds.start}-${pulumi.all([subIds.start, subIds.count]).apply(([s, c]) => s + c - 1)}`;
+    this.unitName = service.unitName;
+    this.imageRef = image.imageRef;
+    this.certificateFingerprint = cert.fingerprint;
+    this.certificateNotAfter = cert.notAfter;
+    this.certificatePem = cert.certPem;
+    this.health = service.health;
+    this.operatorCommands = user.uid.apply((uid) => operatorCommands(host, ctx.layout, uid));
+    this.registerOutputs({
+      url: this.url,
+      httpUrl: this.httpUrl,
+      systemUser: this.systemUser,
+      uid: this.uid,
+      subIdRange: this.subIdRange,
+      unitName: this.unitName,
+      imageRef: this.imageRef,
+      certificateFingerprint: this.certificateFingerprint,
+      certificateNotAfter: this.certificateNotAfter,
+      health: this.health,
+      operatorCommands: this.operatorCommands,
+    });
+  }
+}

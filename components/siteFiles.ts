@@ -1,0 +1,60 @@
+// The site's files on the host: directories, the app code (synced by content hash) and the rendered
+// nginx/gunicorn/logrotate configuration. Changes here reload the service; they never rebuild the image.
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { createDirs, deleteDirs, installTree, writeFromStdin } from "../lib/commands/files";
+import { hashParts, short } from "../lib/hash";
+import { renderTemplate, templateValues } from "../lib/render";
+import { HostContext, hostCommand } from "./context";
+import { upload } from "./upload";
+
+export const CONFIG_TEMPLATES = ["nginx.conf", "gunicorn.conf.py", "logrotate.conf"];
+
+export class SiteFiles extends pulumi.ComponentResource {
+  /** Ready once the directories exist: certificates and secrets are written after this. */
+  readonly dirs: pulumi.Resource;
+  readonly appHash: string;
+  readonly configHash: string;
+  /** Resources whose completion means app code and config are in place. */
+  readonly ready: pulumi.Resource[];
+
+  constructor(name: string, ctx: HostContext, args: { repoDir: string; serverNames: string[]; after: pulumi.Resource[] }, opts?: pulumi.ComponentResourceOptions) {
+    super("flagun:site:SiteFiles", name, {}, opts);
+    const { site, layout: l, priv } = ctx;
+    const installPath = site.installPath;
+    this.dirs = hostCommand(ctx, this, "dirs", {
+      create: createDirs(priv, l, installPath),
+      delete: deleteDirs(priv, l, installPath, site.retainLogs),
+    }, { dependsOn: args.after });
+
+    this.appHash = hashParts([{ name: "app", dir: site.appDir }]);
+    const stage = `${l.stageDir}/app-${short(this.appHash)}`;
+    const copies = upload(ctx, this, "app", stage, [{ at: path.basename(site.appDir), source: new pulumi.asset.FileArchive(site.appDir) }], [], [this.dirs]);
+    const app = hostCommand(
+      ctx,
+      this,
+      "app-install",
+      { create: installTree(priv, l.user, `${stage}/${path.basename(site.appDir)}`, l.appDir, stage) },
+      { dependsOn: copies, replaceOnChanges: ["*"] },
+    );
+
+    const values = templateValues(site, args.serverNames);
+    const rendered = CONFIG_TEMPLATES.map((f) => ({
+      file: f,
+      text: renderTemplate(f, fs.readFileSync(path.join(args.repoDir, "config", `${f}.tmpl`), "utf8"), values),
+    }));
+    this.configHash = hashParts(rendered.map((r) => ({ name: r.file, text: r.text })));
+    const configs = rendered.map((r) =>
+      hostCommand(
+        ctx,
+        this,
+        `config-${r.file.replace(/\./g, "-")}`,
+        { create: writeFromStdin(priv, l.user, `${l.configDir}/${r.file}`, "0640"), stdin: r.text },
+        { dependsOn: this.dirs },
+      ),
+    );
+    this.ready = [app, ...configs];
+    this.registerOutputs({ appHash: this.appHash, configHash: this.configHash });
+  }
+}

@@ -1,0 +1,31 @@
+// The dedicated system user that owns and runs the service: no shell, no password, home 0700.
+import * as pulumi from "@pulumi/pulumi";
+import { createUser, deleteUser, preflight } from "../lib/commands/host";
+import { HostContext, hostCommand } from "./context";
+
+export class SystemUser extends pulumi.ComponentResource {
+  readonly name: string;
+  /** The user command: everything else on the host comes after it. */
+  readonly ready: pulumi.Resource;
+  readonly uid: pulumi.Output<number>;
+  readonly podmanVersion: pulumi.Output<string>;
+
+  constructor(name: string, ctx: HostContext, opts?: pulumi.ComponentResourceOptions) {
+    super("flagun:host:SystemUser", name, {}, opts);
+    const l = ctx.layout;
+    // Read-only checks first, so a host without sudo or a recent Podman fails before anything changes.
+    const check = hostCommand(ctx, this, "preflight", { create: preflight(ctx.priv) });
+    const user = hostCommand(
+      ctx,
+      this,
+      "user",
+      { create: createUser(ctx.priv, l.user, l.home, ctx.site.serviceName), delete: deleteUser(ctx.priv, l.user, l.home) },
+      { dependsOn: check },
+    );
+    this.ready = user;
+    this.name = l.user;
+    this.uid = user.stdout.apply((s) => Number(s.trim().split("\n").pop()));
+    this.podmanVersion = check.stdout.apply((s) => s.trim().replace(/^podman /, ""));
+    this.registerOutputs({ name: this.name, uid: this.uid, podmanVersion: this.podmanVersion });
+  }
+}

@@ -1,0 +1,39 @@
+// Upload local files into a fresh stage directory named by their content hash. A new hash is a new
+// stage (replacement), so unchanged content uploads nothing on the next `pulumi up`.
+import * as pulumi from "@pulumi/pulumi";
+import { remote } from "@pulumi/command";
+import { createStage, removeStage } from "../lib/commands/files";
+import { HostContext, hostCommand } from "./context";
+
+export interface UploadEntry {
+  /** Path inside the stage: a file name, or the directory name a FileArchive lands under. */
+  at: string;
+  source: pulumi.asset.Asset | pulumi.asset.Archive;
+}
+
+export function upload(
+  ctx: HostContext,
+  parent: pulumi.Resource,
+  name: string,
+  stage: string,
+  entries: UploadEntry[],
+  subdirs: string[],
+  dependsOn: pulumi.Input<pulumi.Resource>[],
+): pulumi.Resource[] {
+  const dir = hostCommand(
+    ctx,
+    parent,
+    `${name}-stage`,
+    { create: createStage(ctx.priv, stage, subdirs), delete: removeStage(ctx.priv, stage) },
+    { dependsOn, replaceOnChanges: ["*"], deleteBeforeReplace: false },
+  );
+  return entries.map(
+    (e) =>
+      new remote.CopyToRemote(
+        `${ctx.host.name}-${name}-copy-${e.at.replace(/[^A-Za-z0-9]+/g, "-")}`,
+        // A directory archive is copied *into* an existing directory, so its target is the stage itself.
+        { connection: ctx.connection, source: e.source, remotePath: e.source instanceof pulumi.asset.FileArchive ? stage : `${stage}/${e.at}` },
+        { parent, dependsOn: [dir], replaceOnChanges: ["*"] },
+      ),
+  );
+}

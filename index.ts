@@ -1,0 +1,55 @@
+// flagun-rosupod: nginx (TLS) -> gunicorn -> Flask in one rootless Podman container on each configured
+// host, owned by a system user and started at boot by its Quadlet unit. Config is validated here,
+// before any resource exists, so bad values never reach a host.
+import * as fs from "fs";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { ConfigError, parseConfig } from "./lib/config";
+import { readStackConfig } from "./lib/stackConfig";
+import { Site } from "./components/site";
+
+const cfg = new pulumi.Config();
+const raw = readStackConfig(pulumi.getProject());
+let site;
+try {
+  site = parseConfig(raw, process.cwd(), fs.existsSync);
+} catch (e) {
+  // A plain message (no stack trace) that names every bad key.
+  if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
+  throw e;
+}
+
+const sshPrivateKey = cfg.getSecret("sshPrivateKey");
+const providedTls =
+  site.tls.mode === "provided"
+    ? { certPem: cfg.require("tlsCertificatePem"), keyPem: cfg.requireSecret("tlsPrivateKeyPem") }
+    : undefined;
+
+// One secret for the whole fleet: sessions signed on one host stay valid on the others.
+const appSecret = new random.RandomPassword("app-secret-key", { length: 48, special: false });
+
+const sites = site.hosts.map(
+  (host) =>
+    new Site(host.name, { host, site: site!, repoDir: __dirname, sshPrivateKey, appSecret: appSecret.result, providedTls }),
+);
+
+export const urls = sites.map((s) => s.url);
+export const hosts = Object.fromEntries(
+  sites.map((s, i) => [
+    site!.hosts[i].name,
+    {
+      url: s.url,
+      httpUrl: s.httpUrl,
+      systemUser: s.systemUser,
+      uid: s.uid,
+      subIdRange: s.subIdRange,
+      unitName: s.unitName,
+      imageRef: s.imageRef,
+      certificateFingerprint: s.certificateFingerprint,
+      certificateNotAfter: s.certificateNotAfter,
+      health: s.health,
+      operatorCommands: s.operatorCommands,
+    },
+  ]),
+);
+export const certificatePem = sites[0].certificatePem;

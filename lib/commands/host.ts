@@ -1,0 +1,118 @@
+// Preflight checks, the system user, its subordinate id ranges and linger: the host-level pieces.
+import { Privilege, asRoot, asUserFromRoot, q, script } from "../shell";
+
+export const USER_MARKER = "flagun-rosupod";
+const SBIN_PATH = 'PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"';
+
+/** Read-only checks, run before anything changes, so a wrong host fails with one clear message. */
+export function preflight(p: Privilege): string {
+  return script(
+    SBIN_PATH,
+    'fail() { echo "preflight: $*" >&2; exit 1; }',
+    p.adminUser === "root"
+      ? '[ "$(id -u)" = 0 ] || fail "connected user is not root"'
+      : 'sudo -n true 2>/dev/null || fail "user $(id -un) needs passwordless sudo (or connect as root)"',
+    "for c in podman systemctl loginctl useradd usermod userdel runuser curl newuidmap newgidmap; do",
+    '  command -v "$c" >/dev/null 2>&1 || fail "$c not found: the host needs podman >= 4.4, uidmap, systemd and curl"',
+    "done",
+    "v=$(podman --version | awk '{print $NF}')",
+    'major=${v%%.*}; rest=${v#*.}; minor=${rest%%.*}',
+    '[ "$major" -gt 4 ] || { [ "$major" -eq 4 ] && [ "$minor" -ge 4 ]; } || fail "podman $v is too old: need >= 4.4 (Quadlet)"',
+    '[ -d /run/systemd/system ] || fail "systemd is not the init system"',
+    'echo "podman $v"',
+  );
+}
+
+/** Create the system user (no shell, no password, home 0700). Refuses to adopt a user it did not create. */
+export function createUser(p: Privilege, user: string, home: string, service: string): string {
+  const marker = `${USER_MARKER} ${service}`;
+  return asRoot(
+    p,
+    script(
+      SBIN_PATH,
+      `if id -u ${q(user)} >/dev/null 2>&1; then`,
+      `  [ "$(getent passwd ${q(user)} | cut -d: -f5)" = ${q(marker)} ] || { echo "user ${user} already exists and was not created by ${USER_MARKER}: choose another systemUser" >&2; exit 1; }`,
+      "else",
+      `  mkdir -p "$(dirname ${q(home)})"`,
+      `  useradd --system --create-home --home-dir ${q(home)} --shell /usr/sbin/nologin --user-group --comment ${q(marker)} ${q(user)}`,
+      "fi",
+      `usermod --lock ${q(user)}`,
+      `chmod 0700 ${q(home)}`,
+      `id -u ${q(user)}`,
+    ),
+  );
+}
+
+/** Stop everything the user runs, then remove the user, its group and its home. */
+export function deleteUser(p: Privilege, user: string, home: string): string {
+  return asRoot(
+    p,
+    script(
+      SBIN_PATH,
+      `if id -u ${q(user)} >/dev/null 2>&1; then`,
+      `  uid=$(id -u ${q(user)})`,
+      '  systemctl stop "user@$uid.service" 2>/dev/null || true',
+      `  pkill -KILL -u ${q(user)} 2>/dev/null || true`,
+      `  i=0; while pgrep -u ${q(user)} >/dev/null 2>&1 && [ $i -lt 20 ]; do sleep 0.5; i=$((i+1)); done`,
+      `  userdel ${q(user)}`,
+      "fi",
+      `rm -rf --one-file-system ${q(home)}`,
+    ),
+  );
+}
+
+export const SUBID_COUNT = 65536;
+
+/**
+ * Give the user one 65536-wide range in /etc/subuid and /etc/subgid that overlaps no existing line of
+ * either file (all lines parsed, not just the last), and keep it on re-runs. Prints "START COUNT".
+ */
+export function allocateSubIds(p: Privilege, user: string): string {
+  const u = q(user);
+  return asRoot(
+    p,
+    script(
+      SBIN_PATH,
+      "touch /etc/subuid /etc/subgid",
+      `have_u=$(awk -F: -v u=${u} '$1==u {print $2" "$3; exit}' /etc/subuid)`,
+      `have_g=$(awk -F: -v u=${u} '$1==u {print $2" "$3; exit}' /etc/subgid)`,
+      'if [ -n "$have_u" ] && [ "$have_u" = "$have_g" ]; then echo "$have_u"; exit 0; fi',
+      `[ -z "$have_u$have_g" ] || { echo "/etc/subuid and /etc/subgid disagree for ${user}: fix by hand" >&2; exit 1; }`,
+      // Greedy first fit over every range of both files, sorted by start.
+      `start=$(cat /etc/subuid /etc/subgid | awk -F: 'NF>=3 && $2 ~ /^[0-9]+$/ && $3 ~ /^[0-9]+$/ {print $2, $2+$3}' | sort -n | awk -v want=${SUBID_COUNT} 'BEGIN{s=100000} {if ($1 >= s + want) exit; if ($2 > s) s = $2} END{print s}')`,
+      `end=$((start + ${SUBID_COUNT} - 1))`,
+      '[ "$end" -lt 4294967295 ] || { echo "no free subordinate id range left" >&2; exit 1; }',
+      `usermod --add-subuids "$start-$end" --add-subgids "$start-$end" ${u}`,
+      `echo "$start ${SUBID_COUNT}"`,
+    ),
+  );
+}
+
+/** Remove exactly the user's lines (the user is ours, so its lines are too). */
+export function releaseSubIds(p: Privilege, user: string): string {
+  return asRoot(p, script(`sed -i ${q(`/^${user}:/d`)} /etc/subuid /etc/subgid`));
+}
+
+/** Enable linger and wait until the user's systemd manager and /run/user/UID are up. */
+export function enableLinger(p: Privilege, user: string): string {
+  return asRoot(
+    p,
+    script(
+      `uid=$(id -u ${q(user)})`,
+      `loginctl enable-linger ${q(user)}`,
+      "i=0",
+      `until [ -S "/run/user/$uid/bus" ] && ${asUserFromRoot(user, "systemctl --user is-system-running")} 2>/dev/null | grep -qE '^(running|degraded)$'; do`,
+      `  i=$((i+1)); [ $i -le 120 ] || { echo "the systemd user manager of ${user} did not start within 120 s" >&2; exit 1; }`,
+      "  sleep 1",
+      "done",
+      'echo "linger on, /run/user/$uid up"',
+    ),
+  );
+}
+
+export function disableLinger(p: Privilege, user: string): string {
+  return asRoot(
+    p,
+    script(`if id -u ${q(user)} >/dev/null 2>&1; then loginctl disable-linger ${q(user)}; fi`, `rm -f /var/lib/systemd/linger/${q(user)}`),
+  );
+}

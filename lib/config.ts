@@ -1,0 +1,267 @@
+// Typed, validated stack configuration. Every value that later reaches a remote shell passes through
+// here first, so a bad value fails `pulumi preview` with the key's name and the expected form, before
+// any command runs on any host.
+import * as path from "path";
+
+export interface HostConfig {
+  /** Short name: used in resource names and outputs. */
+  name: string;
+  /** Address the SSH client connects to (host name or IP). */
+  address: string;
+  port: number;
+  /** Admin SSH user: root, or a user with passwordless sudo. */
+  user: string;
+  /** The host's SSH public key, pinned: `ssh-ed25519 AAAA...` (from `ssh-keyscan`). */
+  hostKey: string;
+  /** Host names and IPs the certificate names, besides the defaults (address, localhost, 127.0.0.1). */
+  dnsNames: string[];
+}
+
+export interface TlsConfig {
+  /** `self-signed`: generated with @pulumi/tls and renewed by `pulumi up`; `provided`: bring your own. */
+  mode: "self-signed" | "provided";
+  commonName: string;
+  organization: string;
+  dnsNames: string[];
+  ipAddresses: string[];
+  validityDays: number;
+  renewBeforeDays: number;
+}
+
+export interface SiteConfig {
+  hosts: HostConfig[];
+  systemUser: string;
+  homeDir: string;
+  installPath: string;
+  logPath: string;
+  serviceName: string;
+  imageName: string;
+  httpsPort: number;
+  httpPort: number;
+  workers: number;
+  threads: number;
+  timeoutSeconds: number;
+  logRetentionDays: number;
+  clientMaxBodySize: string;
+  appDir: string;
+  appModule: string;
+  baseImage: string;
+  baseImageArchive?: string;
+  buildCaBundle?: string;
+  retainLogs: boolean;
+  tls: TlsConfig;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export const NAME_RE = /^[a-z_][a-z0-9_-]{0,30}$/;
+const DNS_RE = /^(?=.{1,253}$)(\*\.)?[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const IPV6_RE = /^[0-9A-Fa-f:]+(%[A-Za-z0-9]+)?$/;
+const HOSTKEY_RE = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}$/;
+const IMAGE_RE = /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+const MODULE_RE = /^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$/;
+const SIZE_RE = /^[1-9][0-9]{0,5}[km]?$/;
+const SAFE_TEXT_RE = /^[A-Za-z0-9 ._,-]{1,64}$/;
+
+export function isIp(s: string): boolean {
+  return IPV4_RE.test(s) || (s.includes(":") && IPV6_RE.test(s));
+}
+
+/** Collects every problem instead of stopping at the first, so one preview shows them all. */
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly raw: Record<string, unknown>) {}
+
+  private fail(key: string, expected: string, got: unknown): undefined {
+    const shown = typeof got === "string" ? JSON.stringify(got.length > 60 ? got.slice(0, 60) + "..." : got) : JSON.stringify(got);
+    this.problems.push(`${key}: expected ${expected}, got ${shown}`);
+    return undefined;
+  }
+
+  value(key: string): unknown {
+    return this.raw[key];
+  }
+
+  string(key: string, def: string | undefined, re: RegExp, expected: string, v: unknown = this.raw[key]): string | undefined {
+    if (v === undefined || v === null) {
+      if (def === undefined) return this.fail(key, `${expected} (required)`, v);
+      v = def;
+    }
+    if (typeof v !== "string") return this.fail(key, expected, v);
+    if (!re.test(v)) return this.fail(key, expected, v);
+    return v;
+  }
+
+  int(key: string, def: number, min: number, max: number, v: unknown = this.raw[key]): number | undefined {
+    if (v === undefined || v === null) return def;
+    // Pulumi config values set on the command line arrive as strings.
+    const n = typeof v === "string" && /^-?[0-9]+$/.test(v) ? Number(v) : v;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
+      return this.fail(key, `an integer from ${min} to ${max}`, v);
+    }
+    return n;
+  }
+
+  bool(key: string, def: boolean): boolean | undefined {
+    const v = this.raw[key];
+    if (v === undefined || v === null) return def;
+    if (v === true || v === "true") return true;
+    if (v === false || v === "false") return false;
+    return this.fail(key, "true or false", v);
+  }
+
+  absPath(key: string, def: string | undefined, v: unknown = this.raw[key]): string | undefined {
+    const p = this.string(key, def, /^\/[A-Za-z0-9._\/-]{0,200}$/, "an absolute path of letters, digits, . _ - / (at most 200 characters)", v);
+    if (p === undefined) return undefined;
+    if (path.posix.normalize(p) !== p || p.endsWith("/") || p.split("/").includes("..")) {
+      return this.fail(key, "a normalised absolute path (no '..', '.', '//' or trailing '/')", p);
+    }
+    if (p === "/" || /^\/(bin|boot|dev|etc|lib|lib64|proc|root|run|sbin|sys|usr|tmp|var|opt|home|srv|mnt|media)$|^\/(var\/(log|lib|tmp|cache)|usr\/local|etc\/[^/]+)$/.test(p)) {
+      return this.fail(key, "a dedicated directory, not a system directory itself", p);
+    }
+    return p;
+  }
+
+  list(key: string, itemRe: RegExp, expected: string, v: unknown = this.raw[key]): string[] | undefined {
+    if (v === undefined || v === null) return [];
+    if (typeof v === "string") {
+      try {
+        v = JSON.parse(v);
+      } catch {
+        return this.fail(key, `a list of ${expected}`, v);
+      }
+    }
+    if (!Array.isArray(v) || v.length > 50) return this.fail(key, `a list (at most 50) of ${expected}`, v);
+    const out: string[] = [];
+    v.forEach((item, i) => {
+      const s = this.string(`${key}[${i}]`, undefined, itemRe, expected, item);
+      if (s !== undefined) out.push(s);
+    });
+    return out;
+  }
+
+  localPath(key: string, def: string | undefined, baseDir: string, exists: (p: string) => boolean): string | undefined {
+    const v = this.raw[key] ?? def;
+    if (v === undefined) return undefined;
+    if (typeof v !== "string" || v.length === 0 || v.length > 4096 || /[\0\n]/.test(v)) {
+      return this.fail(key, "a path on this machine", v);
+    }
+    const abs = path.resolve(baseDir, v);
+    if (!exists(abs)) return this.fail(key, "an existing path on this machine", v);
+    return abs;
+  }
+}
+
+const HOST_KEYS = ["name", "address", "port", "user", "hostKey", "dnsNames"];
+
+function readHosts(r: Reader): HostConfig[] {
+  let v = r.value("hosts");
+  if (typeof v === "string") {
+    try {
+      v = JSON.parse(v);
+    } catch {
+      /* reported below */
+    }
+  }
+  if (!Array.isArray(v) || v.length === 0 || v.length > 100) {
+    r.problems.push(`hosts: expected a list of 1 to 100 hosts ({name, address, port, user, hostKey}), got ${JSON.stringify(v)}`);
+    return [];
+  }
+  const hosts: HostConfig[] = [];
+  v.forEach((h, i) => {
+    const k = (f: string) => `hosts[${i}].${f}`;
+    if (typeof h !== "object" || h === null || Array.isArray(h)) {
+      r.problems.push(`hosts[${i}]: expected an object {name, address, port, user, hostKey}, got ${JSON.stringify(h)}`);
+      return;
+    }
+    const o = h as Record<string, unknown>;
+    for (const extra of Object.keys(o).filter((x) => !HOST_KEYS.includes(x))) {
+      r.problems.push(`${k(extra)}: unknown key (expected one of ${HOST_KEYS.join(", ")})`);
+    }
+    const name = r.string(k("name"), `host${i}`, NAME_RE, "a name matching ^[a-z_][a-z0-9_-]{0,30}$", o.name);
+    const address = r.string(k("address"), undefined, new RegExp(`${DNS_RE.source}|${IPV4_RE.source}|${IPV6_RE.source}`), "a host name or IP address", o.address);
+    const port = r.int(k("port"), 22, 1, 65535, o.port);
+    const user = r.string(k("user"), "root", NAME_RE, "a user name matching ^[a-z_][a-z0-9_-]{0,30}$", o.user);
+    const hostKey = r.string(k("hostKey"), undefined, HOSTKEY_RE, "the host's public key as `ssh-ed25519 AAAA...` (ssh-keyscan -t ed25519 HOST)", o.hostKey);
+    const dnsNames = r.list(k("dnsNames"), DNS_RE, "DNS names", o.dnsNames);
+    if (name && address && port && user && hostKey && dnsNames) hosts.push({ name, address, port, user, hostKey, dnsNames });
+  });
+  const names = hosts.map((h) => h.name);
+  names.filter((n, i) => names.indexOf(n) !== i).forEach((n) => r.problems.push(`hosts: host names must be distinct, "${n}" repeats`));
+  return hosts;
+}
+
+export const KNOWN_KEYS = [
+  "hosts", "systemUser", "homeDir", "installPath", "logPath", "serviceName", "imageName", "httpsPort", "httpPort",
+  "workers", "threads", "timeoutSeconds", "logRetentionDays", "clientMaxBodySize", "appDir", "appModule", "baseImage",
+  "baseImageArchive", "buildCaBundle", "retainLogs", "tlsMode", "certCommonName", "certOrganization", "certDnsNames",
+  "certIpAddresses", "certValidityDays", "certRenewBeforeDays", "sshPrivateKey", "tlsCertificatePem", "tlsPrivateKeyPem",
+];
+
+/**
+ * Validate raw config (as read from the stack: strings or parsed objects) into a SiteConfig.
+ * `baseDir` resolves local paths (appDir, archives); `exists` is injected so unit tests need no files.
+ */
+export function parseConfig(raw: Record<string, unknown>, baseDir: string, exists: (p: string) => boolean): SiteConfig {
+  const r = new Reader(raw);
+  for (const k of Object.keys(raw).filter((k) => !KNOWN_KEYS.includes(k))) {
+    r.problems.push(`${k}: unknown key (known keys: ${KNOWN_KEYS.join(", ")})`);
+  }
+  const nameForm = "a name matching ^[a-z_][a-z0-9_-]{0,30}$";
+  const hosts = readHosts(r);
+  const systemUser = r.string("systemUser", "flagun", NAME_RE, nameForm);
+  const serviceName = r.string("serviceName", "flagun-web", NAME_RE, nameForm);
+  const imageName = r.string("imageName", serviceName ?? "flagun-web", NAME_RE, nameForm);
+  const homeDir = r.absPath("homeDir", `/opt/${systemUser ?? "flagun"}`);
+  const installPath = r.absPath("installPath", `${homeDir ?? "/opt/flagun"}/site`);
+  const logPath = r.absPath("logPath", `/var/log/${serviceName ?? "flagun-web"}`);
+  const httpsPort = r.int("httpsPort", 8443, 1024, 65535);
+  const httpPort = r.int("httpPort", 8088, 1024, 65535);
+  if (httpsPort !== undefined && httpsPort === httpPort) r.problems.push(`httpPort: expected a port different from httpsPort, got ${httpPort}`);
+  if (installPath && logPath && (logPath.startsWith(installPath + "/") || installPath.startsWith(logPath + "/") || logPath === installPath)) {
+    r.problems.push(`logPath: expected a directory outside installPath (and not containing it), got ${JSON.stringify(logPath)}`);
+  }
+  const workers = r.int("workers", 0, 0, 64);
+  const threads = r.int("threads", 1, 1, 64);
+  const timeoutSeconds = r.int("timeoutSeconds", 30, 1, 3600);
+  const logRetentionDays = r.int("logRetentionDays", 14, 1, 3650);
+  const clientMaxBodySize = r.string("clientMaxBodySize", "10m", SIZE_RE, "an nginx size such as 10m, 512k or 1048576");
+  const appModule = r.string("appModule", "main:flask_app", MODULE_RE, "module:variable, e.g. main:flask_app");
+  const baseImage = r.string("baseImage", "docker.io/library/python:3.13-slim-trixie", IMAGE_RE, "an image reference such as docker.io/library/python:3.13-slim-trixie");
+  const appDir = r.localPath("appDir", "flask_app", baseDir, exists);
+  const baseImageArchive = r.localPath("baseImageArchive", undefined, baseDir, exists);
+  const buildCaBundle = r.localPath("buildCaBundle", undefined, baseDir, exists);
+  const retainLogs = r.bool("retainLogs", false);
+
+  const tlsMode = r.string("tlsMode", "self-signed", /^(self-signed|provided)$/, "self-signed or provided");
+  const tls = {
+    mode: tlsMode as TlsConfig["mode"],
+    commonName: r.string("certCommonName", "localhost", DNS_RE, "a DNS name"),
+    organization: r.string("certOrganization", "flagun-rosupod", SAFE_TEXT_RE, "1-64 letters, digits, spaces or . _ , -"),
+    dnsNames: r.list("certDnsNames", DNS_RE, "DNS names"),
+    ipAddresses: r.list("certIpAddresses", new RegExp(`${IPV4_RE.source}|${IPV6_RE.source}`), "IP addresses"),
+    validityDays: r.int("certValidityDays", 365, 1, 3650),
+    renewBeforeDays: r.int("certRenewBeforeDays", 30, 0, 3649),
+  };
+  if (tls.validityDays !== undefined && tls.renewBeforeDays !== undefined && tls.renewBeforeDays >= tls.validityDays) {
+    r.problems.push(`certRenewBeforeDays: expected fewer days than certValidityDays (${tls.validityDays}), got ${tls.renewBeforeDays}`);
+  }
+  if (tlsMode === "provided" && (raw.tlsCertificatePem === undefined || raw.tlsPrivateKeyPem === undefined)) {
+    r.problems.push("tlsCertificatePem, tlsPrivateKeyPem: expected both to be set (the key with --secret) when tlsMode is provided");
+  }
+
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return {
+    hosts, systemUser: systemUser!, homeDir: homeDir!, installPath: installPath!, logPath: logPath!, serviceName: serviceName!,
+    imageName: imageName!, httpsPort: httpsPort!, httpPort: httpPort!, workers: workers!, threads: threads!,
+    timeoutSeconds: timeoutSeconds!, logRetentionDays: logRetentionDays!, clientMaxBodySize: clientMaxBodySize!,
+    appDir: appDir!, appModule: appModule!, baseImage: baseImage!, baseImageArchive, buildCaBundle, retainLogs: retainLogs!,
+    tls: tls as TlsConfig,
+  };
+}

@@ -1,0 +1,44 @@
+// Content hashes that key uploads, image tags and reload triggers: same content, same hash, no work.
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+
+const IGNORED = new Set(["__pycache__", ".pytest_cache", ".git", "node_modules", ".venv"]);
+
+/** Every regular file under `root` (sorted, relative), skipping caches that must not trigger a deploy. */
+export function listFiles(root: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (IGNORED.has(e.name) || e.name.endsWith(".pyc")) continue;
+      const full = path.join(dir, e.name);
+      if (e.isDirectory()) walk(full);
+      else if (e.isFile()) out.push(path.relative(root, full));
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/** Hash of named parts (files, directories or literal strings), order-sensitive. */
+export function hashParts(parts: { name: string; file?: string; dir?: string; text?: string }[]): string {
+  const h = crypto.createHash("sha256");
+  for (const part of parts) {
+    h.update(`${part.name}\0`);
+    if (part.text !== undefined) h.update(part.text);
+    if (part.file !== undefined) h.update(fs.readFileSync(part.file));
+    if (part.dir !== undefined) {
+      for (const rel of listFiles(part.dir)) {
+        h.update(`${rel}\0`);
+        h.update(fs.readFileSync(path.join(part.dir, rel)));
+        h.update("\0");
+      }
+    }
+    h.update("\0");
+  }
+  return h.digest("hex");
+}
+
+export function short(hash: string): string {
+  return hash.slice(0, 12);
+}

@@ -1,0 +1,38 @@
+// Where things live on a host, derived from config in one place so builders and components agree.
+import { SiteConfig } from "./config";
+
+export interface Layout {
+  user: string;
+  home: string;
+  appDir: string;
+  configDir: string;
+  tlsDir: string;
+  logDir: string;
+  /** Admin-owned upload area for CopyToRemote; cleared after each install. */
+  stageDir: string;
+  /** Quadlet and systemd user unit directories, inside the system user's home. */
+  quadletDir: string;
+  userUnitDir: string;
+  unitName: string;
+  containerName: string;
+  secretName: string;
+  image: string;
+}
+
+export function layoutOf(c: SiteConfig): Layout {
+  return {
+    user: c.systemUser,
+    home: c.homeDir,
+    appDir: `${c.installPath}/app`,
+    configDir: `${c.installPath}/config`,
+    tlsDir: `${c.installPath}/config/tls`,
+    logDir: c.logPath,
+    stageDir: `/var/tmp/flagun-rosupod/${c.serviceName}`,
+    quadletDir: `${c.homeDir}/.config/containers/systemd`,
+    userUnitDir: `${c.homeDir}/.config/systemd/user`,
+    unitName: `${c.serviceName}.service`,
+    containerName: c.serviceName,
+    secretName: `${c.serviceName}-secret-key`,
+    image: `localhost/${c.imageName}`,
+  };
+}

@@ -1,0 +1,18 @@
+// Ready-to-paste commands for operators: the runbook's monitoring, without a login shell for the user.
+import { HostConfig } from "./config";
+import { Layout } from "./layout";
+import { q } from "./shell";
+
+export function operatorCommands(host: HostConfig, l: Layout, uid: number): Record<string, string> {
+  const ssh = `ssh -p ${host.port} ${q(`${host.user}@${host.address}`)}`;
+  const sudo = host.user === "root" ? "" : "sudo ";
+  const asUser = `${sudo}runuser -u ${q(l.user)} -- env XDG_RUNTIME_DIR=/run/user/${uid} DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/${uid}/bus`;
+  return {
+    status: `${ssh} ${q(`${asUser} systemctl --user status ${l.unitName}`)}`,
+    logs: `${ssh} ${q(`${sudo}journalctl -f _SYSTEMD_USER_UNIT=${l.unitName}`)}`,
+    containers: `${ssh} ${q(`${asUser} podman ps -a`)}`,
+    restart: `${ssh} ${q(`${asUser} systemctl --user restart ${l.unitName}`)}`,
+    machinectl: `${ssh} ${q(`${sudo}machinectl shell ${l.user}@ /usr/bin/podman ps -a`)}`,
+    accessLog: `${ssh} ${q(`${sudo}tail -f ${l.logDir}/nginx/access.log`)}`,
+  };
+}
