@@ -64,6 +64,14 @@ export function deleteUser(p: Privilege, user: string, home: string): string {
 export const SUBID_COUNT = 65536;
 
 /**
+ * Shell pipeline printing the lowest start >= 100000 of a free 65536-wide range: greedy first fit over
+ * every well-formed line of all `files` (sorted by start), so unsorted files and odd sizes are fine.
+ */
+export function freeSubIdStart(files: string[]): string {
+  return `cat ${files.map(q).join(" ")} | awk -F: 'NF>=3 && $2 ~ /^[0-9]+$/ && $3 ~ /^[0-9]+$/ {print $2, $2+$3}' | sort -n | awk -v want=${SUBID_COUNT} 'BEGIN{s=100000} {if ($1 >= s + want) exit; if ($2 > s) s = $2} END{print s}'`;
+}
+
+/**
  * Give the user one 65536-wide range in /etc/subuid and /etc/subgid that overlaps no existing line of
  * either file (all lines parsed, not just the last), and keep it on re-runs. Prints "START COUNT".
  */
@@ -78,8 +86,7 @@ export function allocateSubIds(p: Privilege, user: string): string {
       `have_g=$(awk -F: -v u=${u} '$1==u {print $2" "$3; exit}' /etc/subgid)`,
       'if [ -n "$have_u" ] && [ "$have_u" = "$have_g" ]; then echo "$have_u"; exit 0; fi',
       `[ -z "$have_u$have_g" ] || { echo "/etc/subuid and /etc/subgid disagree for ${user}: fix by hand" >&2; exit 1; }`,
-      // Greedy first fit over every range of both files, sorted by start.
-      `start=$(cat /etc/subuid /etc/subgid | awk -F: 'NF>=3 && $2 ~ /^[0-9]+$/ && $3 ~ /^[0-9]+$/ {print $2, $2+$3}' | sort -n | awk -v want=${SUBID_COUNT} 'BEGIN{s=100000} {if ($1 >= s + want) exit; if ($2 > s) s = $2} END{print s}')`,
+      `start=$(${freeSubIdStart(["/etc/subuid", "/etc/subgid"])})`,
       `end=$((start + ${SUBID_COUNT} - 1))`,
       '[ "$end" -lt 4294967295 ] || { echo "no free subordinate id range left" >&2; exit 1; }',
       `usermod --add-subuids "$start-$end" --add-subgids "$start-$end" ${u}`,

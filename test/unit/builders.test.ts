@@ -1,0 +1,125 @@
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as host from "../../lib/commands/host";
+import * as files from "../../lib/commands/files";
+import * as podman from "../../lib/commands/podman";
+import * as service from "../../lib/commands/service";
+import { parseConfig } from "../../lib/config";
+import { layoutOf } from "../../lib/layout";
+import { logrotateService, logrotateTimer, quadletUnit } from "../../lib/render";
+
+const p = { adminUser: "deploy" };
+const site = parseConfig(
+  { hosts: [{ name: "web1", address: "127.0.0.1", hostKey: "ssh-ed25519 AAAA" }] },
+  "/repo",
+  () => true,
+);
+const l = layoutOf(site);
+
+test("exact: subid release removes exactly the user's lines", () => {
+  assert.equal(host.releaseSubIds(p, "flagun"), `sudo -n sh -c 'set -eu\nsed -i '\\''/^flagun:/d'\\'' /etc/subuid /etc/subgid'`);
+});
+
+test("exact: reload sends SIGHUP only to a running unit, as the system user", () => {
+  const expected = [
+    String.raw`sudo -n sh -c 'runuser -u flagun -- env -i HOME="$(getent passwd flagun | cut -d: -f6)" PATH=/usr/local/bin:/usr/bin:/bin sh -c '\''set -eu`,
+    String.raw`export XDG_RUNTIME_DIR="/run/user/$(id -u)"; export DBUS_SESSION_BUS_ADDRESS="unix:path=$XDG_RUNTIME_DIR/bus"; cd "$HOME"`,
+    "set -eu",
+    "if systemctl --user is-active --quiet flagun-web.service; then",
+    '  podman kill --signal HUP flagun-web >/dev/null && echo "reloaded flagun-web"',
+    "else",
+    '  echo "not running yet: nothing to reload"',
+    String.raw`fi'\'''`,
+  ].join("\n");
+  assert.equal(service.reloadService(p, l), expected);
+});
+
+test("exact: useradd line of createUser", () => {
+  assert.match(
+    host.createUser(p, "flagun", "/opt/flagun", "flagun-web"),
+    /useradd --system --create-home --home-dir \/opt\/flagun --shell \/usr\/sbin\/nologin --user-group --comment '\\''flagun-rosupod flagun-web'\\'' flagun/,
+  );
+});
+
+test("every builder output parses as sh (sh -n), also with a root admin", () => {
+  for (const priv of [p, { adminUser: "root" }]) {
+    const units = { quadlet: quadletUnit(site, l, { imageRef: "localhost/x:1", secretId: "abc" }), logrotateService: logrotateService(l), logrotateTimer: logrotateTimer(l) };
+    const all = [
+      host.preflight(priv),
+      host.createUser(priv, l.user, l.home, "svc"),
+      host.deleteUser(priv, l.user, l.home),
+      host.allocateSubIds(priv, l.user),
+      host.releaseSubIds(priv, l.user),
+      host.enableLinger(priv, l.user),
+      host.disableLinger(priv, l.user),
+      files.createDirs(priv, l, site.installPath),
+      files.deleteDirs(priv, l, site.installPath, false),
+      files.createStage(priv, "/var/tmp/x/s", ["config"]),
+      files.installTree(priv, l.user, "/var/tmp/x/s/app", l.appDir, "/var/tmp/x/s"),
+      files.writeFromStdin(priv, l.user, `${l.tlsDir}/key.pem`, "0600"),
+      podman.createSecret(priv, l),
+      podman.deleteSecret(priv, l),
+      podman.loadBaseArchive(priv, l.user, "/var/tmp/x/base.tar", "localhost/base:1"),
+      podman.buildImage(priv, l, { stage: "/var/tmp/x/b", ref: "localhost/x:1", baseImage: "docker.io/library/python:3.13-slim-trixie", offline: false }),
+      podman.removeImage(priv, l.user, "localhost/x:1"),
+      service.installUnit(priv, l, units),
+      service.removeUnit(priv, l),
+      service.reloadService(priv, l),
+      service.healthGate(priv, l, 8443),
+    ];
+    for (const cmd of all) execFileSync("sh", ["-n", "-c", cmd]);
+  }
+});
+
+// The allocator's pipeline on real files, through a real shell.
+function freeStart(subuid: string, subgid: string): number {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "subid-"));
+  fs.writeFileSync(path.join(dir, "subuid"), subuid);
+  fs.writeFileSync(path.join(dir, "subgid"), subgid);
+  const out = execFileSync("sh", ["-c", host.freeSubIdStart([path.join(dir, "subuid"), path.join(dir, "subgid")])]).toString();
+  fs.rmSync(dir, { recursive: true });
+  return Number(out.trim());
+}
+
+test("subid allocation: empty files start at 100000", () => {
+  assert.equal(freeStart("", ""), 100000);
+});
+
+test("subid allocation: unsorted files and odd sizes never overlap (the runbook's last-line bug)", () => {
+  // Last line is the lowest range: "last + 65536" would land inside alice's range.
+  const subuid = "alice:300000:65536\nbob:100000:65536\n";
+  const subgid = "carol:165536:1000\n";
+  const start = freeStart(subuid, subgid);
+  const taken = [[300000, 365536], [100000, 165536], [165536, 166536]];
+  for (const [a, b] of taken) assert.ok(start + 65536 <= a || start >= b, `start ${start} overlaps [${a},${b})`);
+  assert.equal(start, 166536);
+});
+
+test("subid allocation: a gap large enough is reused, comments and junk ignored", () => {
+  assert.equal(freeStart("# comment\nx:100000:65536\ny:400000:65536\njunk\n", "z:231072:10\n"), 165536);
+});
+
+test("quadlet unit: ports, read-only mounts, secret as a file, restart on failure, boot target", () => {
+  const u = quadletUnit(site, l, { imageRef: "localhost/flagun-web:abc", secretId: "s1" });
+  for (const line of [
+    "Image=localhost/flagun-web:abc",
+    "PublishPort=8443:8443",
+    "PublishPort=8088:8088",
+    "Volume=/opt/flagun/site/app:/srv/app:ro,Z",
+    "Volume=/opt/flagun/site/config:/etc/flagun:ro,Z",
+    "Volume=/var/log/flagun-web:/var/log/flagun:Z",
+    "Secret=flagun-web-secret-key,type=mount,target=/run/secrets/app_secret_key,uid=1000,gid=1000,mode=0400",
+    "NoNewPrivileges=true",
+    "DropCapability=ALL",
+    "ReadOnly=true",
+    "Restart=on-failure",
+    "WantedBy=default.target",
+  ]) {
+    assert.ok(u.split("\n").includes(line), `missing ${line}`);
+  }
+  assert.ok(!/SECRET_KEY=/.test(u), "no secret value in the unit");
+});

@@ -1,0 +1,134 @@
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import { ConfigError, SiteConfig, parseConfig } from "../../lib/config";
+
+const HOST = { name: "web1", address: "127.0.0.1", port: 2222, user: "deploy", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOeZ" };
+const exists = (p: string) => !p.includes("missing");
+const parse = (raw: Record<string, unknown>): SiteConfig => parseConfig({ hosts: [HOST], ...raw }, "/repo", exists);
+
+function problems(raw: Record<string, unknown>): string[] {
+  try {
+    parse(raw);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  return [];
+}
+
+test("defaults need only a host", () => {
+  const c = parse({});
+  assert.equal(c.systemUser, "flagun");
+  assert.equal(c.homeDir, "/opt/flagun");
+  assert.equal(c.installPath, "/opt/flagun/site");
+  assert.equal(c.logPath, "/var/log/flagun-web");
+  assert.equal(c.serviceName, "flagun-web");
+  assert.equal(c.httpsPort, 8443);
+  assert.equal(c.httpPort, 8088);
+  assert.equal(c.workers, 0);
+  assert.equal(c.appDir, "/repo/flask_app");
+  assert.equal(c.tls.mode, "self-signed");
+  assert.equal(c.tls.validityDays, 365);
+  assert.equal(c.hosts[0].port, 2222);
+  assert.deepEqual(c.hosts[0].dnsNames, []);
+});
+
+test("string values from `pulumi config set` are converted", () => {
+  const c = parse({ httpsPort: "9443", httpPort: "9080", retainLogs: "true", certDnsNames: '["a.example","b.example"]' });
+  assert.equal(c.httpsPort, 9443);
+  assert.equal(c.retainLogs, true);
+  assert.deepEqual(c.tls.dnsNames, ["a.example", "b.example"]);
+});
+
+// Each case: the key, a bad value; the error must name the key.
+const BAD: [string, unknown][] = [
+  ["systemUser", "root;rm -rf /"],
+  ["systemUser", "$(id)"],
+  ["systemUser", "Flagun"],
+  ["systemUser", ""],
+  ["systemUser", "a".repeat(40)],
+  ["systemUser", "usér"],
+  ["systemUser", "a'b"],
+  ["systemUser", "a\nb"],
+  ["serviceName", "web`id`"],
+  ["serviceName", "web service"],
+  ["imageName", "img\"x"],
+  ["homeDir", "relative/path"],
+  ["homeDir", "/opt/../etc"],
+  ["homeDir", "/opt/flagun/"],
+  ["homeDir", "/"],
+  ["installPath", "/opt/$(id)"],
+  ["installPath", "/opt/a b"],
+  ["installPath", "/etc"],
+  ["logPath", "/var/log/x;reboot"],
+  ["logPath", "/var/log//x"],
+  ["logPath", "/opt/flagun/site/logs"],
+  ["httpsPort", 80],
+  ["httpsPort", 70000],
+  ["httpsPort", "84a3"],
+  ["httpsPort", 8443.5],
+  ["httpPort", 8443],
+  ["httpPort", 0],
+  ["workers", -1],
+  ["workers", "many"],
+  ["logRetentionDays", 0],
+  ["clientMaxBodySize", "10m; root /"],
+  ["appModule", "main:app; import os"],
+  ["baseImage", "docker.io/x y"],
+  ["appDir", "missing-dir"],
+  ["certCommonName", "bad name"],
+  ["certDnsNames", ["ok.example", "bad;name"]],
+  ["certDnsNames", "not a list"],
+  ["certIpAddresses", ["300.1.1.1"]],
+  ["certValidityDays", 0],
+  ["certRenewBeforeDays", 400],
+  ["certOrganization", "Org$(id)"],
+  ["tlsMode", "letsencrypt"],
+  ["retainLogs", "yes"],
+  ["unknownKey", "x"],
+  ["hosts", []],
+  ["hosts", "not json"],
+];
+
+for (const [key, value] of BAD) {
+  test(`rejects ${key}=${JSON.stringify(value)}`, () => {
+    const p = problems({ [key]: value });
+    assert.ok(p.length > 0, "expected a problem");
+    assert.ok(p.some((m) => m.startsWith(key) || m.includes(`${key}:`)), `no problem names ${key}: ${JSON.stringify(p)}`);
+  });
+}
+
+const BAD_HOSTS: [string, Record<string, unknown>][] = [
+  ["address", { address: "host;id" }],
+  ["address", { address: "" }],
+  ["port", { port: 0 }],
+  ["user", { user: "deploy user" }],
+  ["hostKey", { hostKey: "AAAA" }],
+  ["hostKey", { hostKey: undefined }],
+  ["name", { name: "Web 1" }],
+  ["dnsNames", { dnsNames: ["x$(id).example"] }],
+  ["bogus", { bogus: 1 }],
+];
+for (const [field, patch] of BAD_HOSTS) {
+  test(`rejects hosts[0].${field} = ${JSON.stringify(patch[field])}`, () => {
+    const p = problems({ hosts: [{ ...HOST, ...patch }] });
+    assert.ok(p.some((m) => m.startsWith(`hosts[0].${field}`)), JSON.stringify(p));
+  });
+}
+
+test("all problems are reported at once, each with the expected form", () => {
+  const p = problems({ systemUser: "X", httpsPort: 1, logRetentionDays: -3 });
+  assert.equal(p.length, 3);
+  assert.match(p[0], /systemUser: expected a name matching/);
+  assert.match(p[1], /httpsPort: expected an integer from 1024 to 65535/);
+});
+
+test("duplicate host names are rejected", () => {
+  const p = problems({ hosts: [HOST, HOST] });
+  assert.ok(p.some((m) => m.includes('"web1" repeats')));
+});
+
+test("provided TLS needs both certificate and key", () => {
+  assert.ok(problems({ tlsMode: "provided" }).some((m) => m.startsWith("tlsCertificatePem, tlsPrivateKeyPem")));
+  assert.deepEqual(problems({ tlsMode: "provided", tlsCertificatePem: "x", tlsPrivateKeyPem: "<secret>" }), []);
+});
