@@ -5,14 +5,16 @@ import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { ConfigError, parseConfig } from "./lib/config";
+import { projectRoot } from "./lib/repo";
 import { readStackConfig } from "./lib/stackConfig";
 import { Site } from "./components/site";
 
 const cfg = new pulumi.Config();
 const raw = readStackConfig(pulumi.getProject());
+const repoDir = projectRoot(__dirname);
 let site;
 try {
-  site = parseConfig(raw, process.cwd(), fs.existsSync);
+  site = parseConfig(raw, repoDir, fs.existsSync);
 } catch (e) {
   // A plain message (no stack trace) that names every bad key.
   if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
@@ -30,7 +32,7 @@ const appSecret = new random.RandomPassword("app-secret-key", { length: 48, spec
 
 const sites = site.hosts.map(
   (host) =>
-    new Site(host.name, { host, site: site!, repoDir: __dirname, sshPrivateKey, appSecret: appSecret.result, providedTls }),
+    new Site(host.name, { host, site: site!, repoDir, sshPrivateKey, appSecret: appSecret.result, providedTls }),
 );
 
 export const urls = sites.map((s) => s.url);

@@ -1,0 +1,110 @@
+// End-to-end harness: a real Pulumi stack (Automation API, file:// backend, passphrase secrets, all in a
+// temp dir) on a temp copy of this repo, pointed at the disposable test VM.
+import * as fs from "node:fs";
+import * as https from "node:https";
+import * as http from "node:http";
+import * as os from "node:os";
+import * as path from "node:path";
+import { LocalWorkspace, Stack, ConfigMap } from "@pulumi/pulumi/automation";
+import { projectRoot } from "../../lib/repo";
+import { TestHost } from "../host/vm";
+
+export const REPO = projectRoot(__dirname);
+export const CACHE = process.env.FLAGUN_CACHE ?? path.join(os.homedir(), ".cache", "flagun-rosupod");
+
+/** A temp copy of the project (node_modules linked), so tests can edit the app without touching the repo. */
+export function copyProject(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flagun-e2e-"));
+  for (const entry of fs.readdirSync(REPO)) {
+    if ([".git", "node_modules", "dist", ".pulumi-state"].includes(entry) || entry.startsWith("Pulumi.") && entry !== "Pulumi.yaml") continue;
+    fs.cpSync(path.join(REPO, entry), path.join(dir, entry), { recursive: true });
+  }
+  fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"));
+  return dir;
+}
+
+/** The offline base image archive built by test/host/base-image.sh (cached by content). */
+export function baseImageArchive(): string {
+  const { execFileSync } = require("node:child_process") as typeof import("node:child_process");
+  return execFileSync("bash", [path.join(REPO, "test/host/base-image.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim().split("\n").pop()!;
+}
+
+export interface SiteStack {
+  stack: Stack;
+  workDir: string;
+  stateDir: string;
+}
+
+export async function siteStack(host: TestHost, ports: { https: number; http: number }, extra: ConfigMap = {}, name = "e2e"): Promise<SiteStack> {
+  const workDir = copyProject();
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "flagun-state-"));
+  const stack = await LocalWorkspace.createOrSelectStack(
+    { stackName: name, workDir },
+    { envVars: { PULUMI_BACKEND_URL: `file://${stateDir}`, PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase", PULUMI_SKIP_UPDATE_CHECK: "true" } },
+  );
+  const hosts = [{ name: "vm", address: "127.0.0.1", port: host.sshPort, user: host.user, hostKey: host.hostKey }];
+  const config: ConfigMap = {
+    hosts: { value: JSON.stringify(hosts) },
+    sshPrivateKey: { value: host.privateKey, secret: true },
+    httpsPort: { value: String(ports.https) },
+    httpPort: { value: String(ports.http) },
+    baseImageArchive: { value: baseImageArchive() },
+    ...(process.env.SSL_CERT_FILE ? { buildCaBundle: { value: process.env.SSL_CERT_FILE } } : {}),
+    ...extra,
+  };
+  await stack.setAllConfig(config);
+  return { stack, workDir, stateDir };
+}
+
+export interface HttpResult {
+  status: number;
+  body: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+/** HTTPS GET that trusts only the given certificate and checks the name against its SANs. */
+export function httpsGet(url: string, ca: string, servername = "localhost"): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { ca, servername, timeout: 15000, agent: false }, (res) => {
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+    });
+    req.on("timeout", () => req.destroy(new Error(`timeout: ${url}`)));
+    req.on("error", reject);
+  });
+}
+
+export function httpGet(url: string): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { timeout: 15000, agent: false }, (res) => {
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+    });
+    req.on("timeout", () => req.destroy(new Error(`timeout: ${url}`)));
+    req.on("error", reject);
+  });
+}
+
+/** Poll `fn` until it returns true; returns the seconds it took, or throws after `timeoutS`. */
+export async function waitFor(what: string, timeoutS: number, fn: () => Promise<boolean>): Promise<number> {
+  const t0 = Date.now();
+  let last: unknown;
+  while ((Date.now() - t0) / 1000 < timeoutS) {
+    try {
+      if (await fn()) return (Date.now() - t0) / 1000;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(`${what}: not true within ${timeoutS} s (last error: ${last})`);
+}
+
+/** Run a command on the VM and return stdout; throws on a non-zero exit. */
+export async function sh(host: TestHost, cmd: string): Promise<string> {
+  const r = await host.run(cmd);
+  if (r.code !== 0) throw new Error(`on host: ${cmd}\nexit ${r.code}\n${r.stderr}`);
+  return r.stdout;
+}

@@ -1,0 +1,55 @@
+// Toolchain smoke test: the CLI, the nodejs SDK and the three providers against the real VM, through
+// the Automation API with an inline program. Also: a wrong pinned host key makes `up` fail.
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { remote } from "@pulumi/command";
+import * as random from "@pulumi/random";
+import * as tls from "@pulumi/tls";
+import { startHost } from "../host/vm";
+
+test("smoke: remote command with pinned host key, tls key, random password", { timeout: 20 * 60 * 1000 }, async (t) => {
+  const host = await startHost({ name: `smoke-${process.pid}` });
+  t.after(() => host.stop());
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "flagun-smoke-"));
+  const stackFor = (hostKey: string, name: string) =>
+    LocalWorkspace.createOrSelectStack(
+      {
+        stackName: name,
+        projectName: "flagun-smoke",
+        program: async () => {
+          const cmd = new remote.Command("uname", {
+            connection: { host: "127.0.0.1", port: host.sshPort, user: host.user, privateKey: pulumi.secret(host.privateKey), hostKey, dialErrorLimit: 2 },
+            create: "uname -a; id -un",
+          });
+          const key = new tls.PrivateKey("key", { algorithm: "ED25519" });
+          const pw = new random.RandomPassword("pw", { length: 24 });
+          return { uname: cmd.stdout, publicKey: key.publicKeyOpenssh, pwLength: pw.result.apply((r) => r.length) };
+        },
+      },
+      { workDir: stateDir, envVars: { PULUMI_BACKEND_URL: `file://${stateDir}`, PULUMI_CONFIG_PASSPHRASE: "smoke", PULUMI_SKIP_UPDATE_CHECK: "true" } },
+    );
+
+  await t.test("up and destroy with the right host key", async () => {
+    const stack = await stackFor(host.hostKey, "ok");
+    const up = await stack.up();
+    assert.match(up.outputs.uname.value, /^Linux \S+ .*\ndeploy$/);
+    assert.match(up.outputs.publicKey.value, /^ssh-ed25519 AAAA/);
+    assert.equal(up.outputs.pwLength.value, 24);
+    assert.equal(up.outputs.pwLength.secret, true);
+    await stack.destroy();
+  });
+
+  await t.test("a wrong pinned host key makes up fail", async () => {
+    const wrong = (await import("node:crypto")).generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "der" });
+    // An OpenSSH-format ed25519 public key that is not the host's.
+    const blob = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from("ssh-ed25519"), Buffer.from([0, 0, 0, 32]), wrong.subarray(-32)]);
+    const stack = await stackFor(`ssh-ed25519 ${blob.toString("base64")}`, "wrongkey");
+    await assert.rejects(stack.up(), /host key|handshake|ssh/i);
+    await stack.destroy();
+  });
+});
