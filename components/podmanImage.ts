@@ -29,8 +29,8 @@ export class PodmanImage extends pulumi.ComponentResource {
         ctx,
         this,
         "base-image",
-        { create: loadBaseArchive(priv, l.user, `${stage}/base.tar`, baseImage), delete: removeImage(priv, l.user, baseImage) },
-        { dependsOn: copies, replaceOnChanges: ["*"] },
+        { create: loadBaseArchive(priv, l.user, `${stage}/base.tar`, baseImage), delete: removeImage(priv, l.user, baseImage), triggers: [baseImage] },
+        { dependsOn: copies },
       );
       after = [load];
     }
@@ -61,9 +61,10 @@ export class PodmanImage extends pulumi.ComponentResource {
       {
         create: buildImage(priv, l, { stage, ref: this.imageRef, baseImage, offline: site.baseImageArchive !== undefined }),
         delete: removeImage(priv, l.user, this.imageRef),
+        triggers: [this.imageRef],
       },
       // New tag: build the new image, switch the unit to it, and only then remove the old one.
-      { dependsOn: copies, replaceOnChanges: ["*"], customTimeouts: { create: "60m" } },
+      { dependsOn: copies, customTimeouts: { create: "60m" } },
     );
     this.registerOutputs({ imageRef: this.imageRef });
   }

@@ -35,8 +35,8 @@ export class SiteFiles extends pulumi.ComponentResource {
       ctx,
       this,
       "app-install",
-      { create: installTree(priv, l.user, `${stage}/${path.basename(site.appDir)}`, l.appDir, stage) },
-      { dependsOn: copies, replaceOnChanges: ["*"] },
+      { create: installTree(priv, l.user, `${stage}/${path.basename(site.appDir)}`, l.appDir, stage), triggers: [this.appHash] },
+      { dependsOn: copies },
     );
 
     const values = templateValues(site, args.serverNames);

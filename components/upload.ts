@@ -24,8 +24,9 @@ export function upload(
     ctx,
     parent,
     `${name}-stage`,
-    { create: createStage(ctx.priv, stage, subdirs), delete: removeStage(ctx.priv, stage) },
-    { dependsOn, replaceOnChanges: ["*"], deleteBeforeReplace: false },
+    // The stage path carries the content hash: a new hash replaces the stage (create new, delete old).
+    { create: createStage(ctx.priv, stage, subdirs), delete: removeStage(ctx.priv, stage), triggers: [stage] },
+    { dependsOn },
   );
   return entries.map(
     (e) =>
@@ -33,7 +34,7 @@ export function upload(
         `${ctx.host.name}-${name}-copy-${e.at.replace(/[^A-Za-z0-9]+/g, "-")}`,
         // A directory archive is copied *into* an existing directory, so its target is the stage itself.
         { connection: ctx.connection, source: e.source, remotePath: e.source instanceof pulumi.asset.FileArchive ? stage : `${stage}/${e.at}` },
-        { parent, dependsOn: [dir], replaceOnChanges: ["*"] },
+        { parent, dependsOn: [dir] },
       ),
   );
 }

@@ -4,7 +4,6 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { OpType } from "@pulumi/pulumi/automation";
 import { freePort, startHost, TestHost } from "../host/vm";
 import { SiteStack, httpGet, httpsGet, sh, siteStack } from "./harness";
 
@@ -81,7 +80,7 @@ test("provision, update and uninstall a host end to end", { timeout: 90 * 60 * 1
     await s.stack.preview({
       onEvent: (e) => {
         const m = e.resourcePreEvent?.metadata;
-        if (m && m.op !== OpType.Same && m.op !== OpType.Read) changed.push(`${m.op} ${m.urn.split("::").pop()}`);
+        if (m && m.op !== "same" && m.op !== "read") changed.push(`${m.op} ${m.urn.split("::").pop()}`);
       },
     });
     log(`preview after app edit: ${changed.join(", ")}`);
