@@ -63,7 +63,8 @@ export function quadletUnit(c: SiteConfig, l: Layout, u: UnitInputs): string {
     "ReadOnly=true",
     "NoNewPrivileges=true",
     "DropCapability=ALL",
-    "HealthCmd=/usr/local/bin/flagun-healthcheck",
+    // The image's HEALTHCHECK (https through nginx) is the check; a failing container is killed and
+    // systemd restarts it.
     "HealthInterval=30s",
     "HealthRetries=3",
     "HealthStartPeriod=30s",
