@@ -44,7 +44,7 @@ export class Certificate extends pulumi.ComponentResource {
         { parent: this },
       );
       this.certPem = cert.certPem;
-      keyPem = key.privateKeyPem;
+      keyPem = pulumi.secret(key.privateKeyPem);
     }
     const x509 = this.certPem.apply((pem) => new crypto.X509Certificate(pem));
     this.fingerprint = x509.apply((c) => c.fingerprint256);

@@ -51,7 +51,7 @@ export class PodmanImage extends pulumi.ComponentResource {
       { at: "Containerfile", source: new pulumi.asset.FileAsset(repo("Containerfile")) },
       { at: "container", source: new pulumi.asset.FileArchive(repo("container")) },
       { at: "config/requirements.txt", source: new pulumi.asset.FileAsset(repo("config/requirements.txt")) },
-      { at: "build-ca.pem", source: ca ? new pulumi.asset.FileAsset(ca) : new pulumi.asset.StringAsset("") },
+      { at: "build-ca.pem", source: ca ? new pulumi.asset.FileAsset(ca) : new pulumi.asset.StringAsset("# no extra CA bundle for builds (config: buildCaBundle)\n") },
     ];
     const copies = upload(ctx, this, "build", stage, entries, ["config"], after);
     this.ready = hostCommand(

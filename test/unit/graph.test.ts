@@ -42,11 +42,17 @@ async function loadProgram(hosts: object[]) {
   );
   pulumi.runtime.setAllConfig({ "flagun-rosupod:hosts": JSON.stringify(hosts) });
   const seen: Registered[] = [];
-  pulumi.runtime.registerStackTransformation((a) => {
-    seen.push({ name: a.name, type: a.type, deps: ((a.opts.dependsOn as pulumi.Resource[]) ?? []).flat(), parent: a.opts.parent, props: a.props });
-    return undefined;
+  let program: any;
+  // Run the program inside a stack resource, as the language host does, so transformations apply.
+  const { runInPulumiStack } = require("@pulumi/pulumi/runtime/stack");
+  await runInPulumiStack(async () => {
+    pulumi.runtime.registerStackTransformation((a) => {
+      seen.push({ name: a.name, type: a.type, deps: ((a.opts.dependsOn as pulumi.Resource[]) ?? []).flat(), parent: a.opts.parent, props: a.props });
+      return undefined;
+    });
+    program = await import("../../index");
+    return {};
   });
-  const program = await import("../../index");
   // Resolve the URN of every resource named in a dependsOn, to compare by name.
   const urnName = async (r: pulumi.Resource) => (await new Promise<string>((res) => r.urn.apply(res))).split("::").pop()!;
   const graph = new Map<string, Set<string>>();
