@@ -32,7 +32,7 @@ const appSecret = new random.RandomPassword("app-secret-key", { length: 48, spec
 
 const sites = site.hosts.map(
   (host) =>
-    new Site(host.name, { host, site: site!, repoDir, sshPrivateKey, appSecret: appSecret.result, providedTls }),
+    new Site(host.name, { host, site: site!, repoDir, sshPrivateKey, appSecret: pulumi.secret(appSecret.result), providedTls }),
 );
 
 export const urls = sites.map((s) => s.url);
