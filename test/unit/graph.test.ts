@@ -109,6 +109,5 @@ test("one component tree per host, in dependency order, secrets kept secret", as
   assert.ok(pulumi.Output.isInstance(keyFile.props.stdin) && (await (keyFile.props.stdin as any).isSecret), "TLS key stdin is secret");
   const secret = seen.find((r) => r.name === "web1-app-secret")!;
   assert.ok(await (secret.props.stdin as any).isSecret, "app secret stdin is secret");
-  const urls = await new Promise<string[]>((res) => (program as any).urls.apply(res));
-  assert.deepEqual(urls, ["https://127.0.0.1:8443/", "https://127.0.0.1:8443/"]);
+  assert.deepEqual(program.urls, ["https://127.0.0.1:8443/", "https://127.0.0.1:8443/"]);
 });
