@@ -6,7 +6,8 @@ import { q } from "./shell";
 export function operatorCommands(host: HostConfig, l: Layout, uid: number): Record<string, string> {
   const ssh = `ssh -p ${host.port} ${q(`${host.user}@${host.address}`)}`;
   const sudo = host.user === "root" ? "" : "sudo ";
-  const asUser = `${sudo}runuser -u ${q(l.user)} -- env XDG_RUNTIME_DIR=/run/user/${uid} DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/${uid}/bus`;
+  // cd /: the admin's home is not readable by the system user, and podman refuses to start there.
+  const asUser = `cd / && ${sudo}runuser -u ${q(l.user)} -- env XDG_RUNTIME_DIR=/run/user/${uid} DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/${uid}/bus`;
   return {
     status: `${ssh} ${q(`${asUser} systemctl --user status ${l.unitName}`)}`,
     logs: `${ssh} ${q(`${sudo}journalctl -f _SYSTEMD_USER_UNIT=${l.unitName}`)}`,

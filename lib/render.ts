@@ -44,8 +44,6 @@ export function quadletUnit(c: SiteConfig, l: Layout, u: UnitInputs): string {
     `# secret: ${u.secretId}`,
     "[Unit]",
     `Description=flagun-rosupod web service ${c.serviceName} (nginx -> gunicorn -> Flask)`,
-    "Wants=network-online.target",
-    "After=network-online.target",
     "",
     "[Container]",
     `ContainerName=${l.containerName}`,

@@ -108,3 +108,9 @@ export async function sh(host: TestHost, cmd: string): Promise<string> {
   if (r.code !== 0) throw new Error(`on host: ${cmd}\nexit ${r.code}\n${r.stderr}`);
   return r.stdout;
 }
+
+/** Prefix that runs a command as the system user with its user-manager environment (cwd `/`: the
+ * admin's home is not readable by that user, and podman refuses to start in it). */
+export function asUserPrefix(user: string, uid: number): string {
+  return `cd / && sudo runuser -u ${user} -- env XDG_RUNTIME_DIR=/run/user/${uid} DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/${uid}/bus`;
+}

@@ -4,8 +4,9 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { execFile } from "node:child_process";
 import { freePort, startHost, TestHost } from "../host/vm";
-import { SiteStack, httpGet, httpsGet, sh, siteStack } from "./harness";
+import { SiteStack, asUserPrefix, httpGet, httpsGet, sh, siteStack, waitFor } from "./harness";
 
 const log = (m: string) => console.log(`# ${new Date().toISOString().slice(11, 19)} ${m}`);
 
@@ -57,7 +58,7 @@ test("provision, update and uninstall a host end to end", { timeout: 90 * 60 * 1
       }
     }
     await sh(host, `test -f /var/lib/systemd/linger/${user}`);
-    const asUser = `sudo runuser -u ${user} -- env XDG_RUNTIME_DIR=/run/user/${uid}`;
+    const asUser = asUserPrefix(user, uid);
     assert.equal((await sh(host, `${asUser} systemctl --user is-active flagun-web.service`)).trim(), "active");
     assert.match(await sh(host, `${asUser} systemctl --user show -p WantedBy -p SourcePath flagun-web.service`), /default\.target/);
     for (const f of ["nginx/access.log", "gunicorn/access.log", "gunicorn/error.log"]) await sh(host, `sudo test -s /var/log/flagun-web/${f}`);
@@ -72,7 +73,7 @@ test("provision, update and uninstall a host end to end", { timeout: 90 * 60 * 1
 
   await t.test("an app change previews as app sync + reload only, deploys without an image rebuild", async () => {
     const uid = out.hosts.value.vm.uid;
-    const imageId = async () => (await sh(host, `sudo runuser -u ${user} -- env XDG_RUNTIME_DIR=/run/user/${uid} podman image inspect --format '{{.Id}}' ${out.hosts.value.vm.imageRef}`)).trim();
+    const imageId = async () => (await sh(host, `${asUserPrefix(user, uid)} podman image inspect --format '{{.Id}}' ${out.hosts.value.vm.imageRef}`)).trim();
     const before = await imageId();
     const main = path.join(s.workDir, "flask_app", "main.py");
     fs.writeFileSync(main, fs.readFileSync(main, "utf8").replace("Hello, World!", "Hello, e2e!"));
@@ -91,6 +92,75 @@ test("provision, update and uninstall a host end to end", { timeout: 90 * 60 * 1
     const res = await httpsGet(url, out.certificatePem.value);
     assert.equal(res.body, "Hello, e2e!");
     assert.equal(await imageId(), before, "image was not rebuilt");
+  });
+
+  await t.test("container: supervised, hardened, logs rotated (issue: The container)", async (t2) => {
+    const uid = out.hosts.value.vm.uid;
+    const u = asUserPrefix(user, uid);
+    const serving = async () => (await httpsGet(url, out.certificatePem.value).catch(() => ({ status: 0 }))).status === 200;
+    const containerPid = async (pattern: string) => (await sh(host, `${u} podman top flagun-web hpid,args | awk '/${pattern}/ {print $1; exit}'`)).trim();
+
+    for (const [what, pattern] of [["gunicorn master", "gunicorn: master|bin\\/gunicorn"], ["nginx master", "nginx: master"]] as const) {
+      await t2.test(`kill -9 of the ${what}: serving again within 15 s of the restart`, async () => {
+        const pid = await containerPid(pattern);
+        assert.match(pid, /^\d+$/, `found the ${what}`);
+        await sh(host, `sudo kill -9 ${pid}`);
+        const s = await waitFor(`serving after killing the ${what}`, 120, serving);
+        log(`${what} killed: serving again after ${s.toFixed(1)} s`);
+      });
+    }
+
+    await t2.test("podman kill: the unit restarts the container", async () => {
+      await sh(host, `${u} podman kill flagun-web`);
+      const s = await waitFor("serving after podman kill", 120, serving);
+      log(`podman kill: serving again after ${s.toFixed(1)} s`);
+    });
+
+    await t2.test("stop (SIGTERM) finishes within 10 s with exit 0, then start serves again", async () => {
+      const t0 = Date.now();
+      await sh(host, `${u} systemctl --user stop flagun-web.service`);
+      const stopS = (Date.now() - t0) / 1000;
+      log(`stop took ${stopS.toFixed(1)} s (includes SSH round trip)`);
+      const result = (await sh(host, `${u} systemctl --user show -p Result -p ExecMainStatus flagun-web.service`)).trim();
+      assert.match(result, /Result=success/);
+      assert.ok(stopS < 10, `stop took ${stopS} s`);
+      await sh(host, `${u} systemctl --user start flagun-web.service`);
+      await waitFor("serving after start", 180, serving);
+    });
+
+    await t2.test("TLS: 1.1 refused, 1.2 and 1.3 accepted", async () => {
+      const probe = (v: string) =>
+        new Promise<number>((res) => {
+          const p = execFile("openssl", ["s_client", `-${v}`, "-connect", `127.0.0.1:${ports.https}`, "-servername", "localhost"], { timeout: 30000 }, () => undefined);
+          p.stdin?.end("Q\n");
+          p.on("exit", (code) => res(code ?? 1));
+        });
+      assert.notEqual(await probe("tls1_1"), 0, "TLS 1.1 must fail");
+      assert.equal(await probe("tls1_2"), 0, "TLS 1.2 must work");
+      assert.equal(await probe("tls1_3"), 0, "TLS 1.3 must work");
+    });
+
+    await t2.test("app mount is read-only, gunicorn is not reachable from the host", async () => {
+      const r = await host.run(`${u} podman exec flagun-web sh -c 'touch /srv/app/x'`);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr + r.stdout, /Read-only file system/i);
+      const direct = await host.run("curl -s --max-time 5 http://127.0.0.1:8000/");
+      assert.notEqual(direct.code, 0, "gunicorn's port answered on the host");
+    });
+
+    await t2.test("forced logrotate: new files, old compressed on the next rotation, new requests in the new file", async () => {
+      const logs = "/var/log/flagun-web/nginx";
+      const rotate = () => sh(host, `${u} systemctl --user start flagun-web-logrotate.service`);
+      await rotate();
+      await sh(host, `sudo sh -c 'ls ${logs} | grep -q "^access.log-"'`);
+      await httpsGet(`${url}after-rotation-1`, out.certificatePem.value);
+      await waitFor("request logged in the new access.log", 30, async () => (await host.run(`sudo grep -q after-rotation-1 ${logs}/access.log`)).code === 0);
+      await new Promise((r) => setTimeout(r, 1100));
+      await sh(host, `${u} podman exec flagun-web logrotate -f -s /var/log/flagun/.logrotate.state /etc/flagun/logrotate.conf`);
+      await waitFor("an old log compressed", 30, async () => (await host.run(`sudo sh -c 'ls ${logs} | grep -q "^access.log-.*\\.gz$"'`)).code === 0);
+      await httpsGet(`${url}after-rotation-2`, out.certificatePem.value);
+      await waitFor("request logged after the second rotation", 30, async () => (await host.run(`sudo grep -q after-rotation-2 ${logs}/access.log`)).code === 0);
+    });
   });
 
   await t.test("destroy leaves nothing behind", async () => {

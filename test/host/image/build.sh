@@ -53,6 +53,9 @@ Name=en* eth*
 DHCP=yes
 N
 in_root systemctl enable systemd-networkd.service >>"$OUT/build.log" 2>&1
+# Like a real server: network-online.target is reached at boot (Podman's user units wait for it).
+in_root systemctl enable systemd-networkd-wait-online.service >>"$OUT/build.log" 2>&1
+in_root systemctl add-wants multi-user.target network-online.target >>"$OUT/build.log" 2>&1
 # No background apt runs that would hold the dpkg lock while a test provisions the host.
 in_root systemctl mask apt-daily.timer apt-daily-upgrade.timer apt-daily.service apt-daily-upgrade.service >>"$OUT/build.log" 2>&1 || true
 
