@@ -2,9 +2,9 @@
 # the installed SDKs expect (node_modules/@pulumi/*/package.json). For each piece, in order:
 #   1. already in $FLAGUN_CACHE/tools at that version -> link it (warm setup costs nothing);
 #   2. what real users get: the official installer / `pulumi plugin install`;
-#   3. fallbacks for machines that reach neither (see README "Toolchain"): the CLI built from the Go
-#      module proxy; the language host and plugins as Node programs in scripts/toolchain/fallback
-#      (the official ones' modules are refused by the Go proxy here).
+#   3. fallbacks for machines that reach neither (see README "Toolchain"): the CLI and the tls/random
+#      plugins built from the Go module proxy (scripts/toolchain/go/*); the language host and any
+#      plugin without a Go build (command) as Node programs in scripts/toolchain/fallback.
 
 sdk_version() { "$NODE_BIN/node" -p "require('$REPO_ROOT/node_modules/$1/package.json')$2"; }
 
@@ -54,14 +54,26 @@ install_plugin() {
     if curl -fsSL --max-time "$OFFICIAL_TIMEOUT" "https://get.pulumi.com/releases/plugins/pulumi-resource-$name-v$v-linux-amd64.tar.gz" 2>/dev/null | tar xz -C "$tmp" 2>/dev/null && [ -x "$tmp/pulumi-resource-$name" ]; then
       rm -rf "$dir"; mv "$tmp" "$dir"
       log "plugin $name $v: official release"
+    elif [ -x "$REPO_ROOT/scripts/toolchain/go/$name/build.sh" ] && build_plugin "$name" "$v" "$tmp"; then
+      rm -rf "$dir"; mv "$tmp" "$dir"
     else
       rm -rf "$tmp"
-      log "plugin $name $v: official download unreachable; using the Node fallback"
+      log "plugin $name $v: official download unreachable and no Go build here; using the Node fallback"
       install_fallback "pulumi-resource-$name" provider.js "$name"
       return 0
     fi
   fi
   link_bin "$dir/pulumi-resource-$name"
+}
+
+# Build a plugin from its wrapper module in scripts/toolchain/go/NAME (minutes, once per version).
+build_plugin() {
+  local name="$1" v="$2" out="$3"
+  [ "$(cat "$REPO_ROOT/scripts/toolchain/go/$name/VERSION")" = "$v" ] || { log "plugin $name: wrapper VERSION is not $v; skipping the Go build"; return 1; }
+  log "plugin $name $v: official download unreachable; building from the Go module proxy (minutes, once)"
+  local t0=$SECONDS
+  GOMODCACHE="$FLAGUN_CACHE/go/mod" GOCACHE="$FLAGUN_CACHE/go/build" bash "$REPO_ROOT/scripts/toolchain/go/$name/build.sh" "$out" || { log "plugin $name: Go build failed"; return 1; }
+  log "plugin $name $v built in $((SECONDS - t0)) s"
 }
 
 ensure_pulumi_toolchain() {

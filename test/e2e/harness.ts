@@ -114,3 +114,11 @@ export async function sh(host: TestHost, cmd: string): Promise<string> {
 export function asUserPrefix(user: string, uid: number): string {
   return `cd / && sudo runuser -u ${user} -- env XDG_RUNTIME_DIR=/run/user/${uid} DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/${uid}/bus`;
 }
+
+/** Every file under `dir`, concatenated: for grepping state directories for secrets. */
+export function readTree(dir: string): string {
+  return fs.readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => fs.readFileSync(path.join(e.parentPath, e.name), "utf8"))
+    .join("\n");
+}
