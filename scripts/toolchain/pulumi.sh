@@ -54,7 +54,7 @@ install_plugin() {
     if curl -fsSL --max-time "$OFFICIAL_TIMEOUT" "https://get.pulumi.com/releases/plugins/pulumi-resource-$name-v$v-linux-amd64.tar.gz" 2>/dev/null | tar xz -C "$tmp" 2>/dev/null && [ -x "$tmp/pulumi-resource-$name" ]; then
       rm -rf "$dir"; mv "$tmp" "$dir"
       log "plugin $name $v: official release"
-    elif [ -x "$REPO_ROOT/scripts/toolchain/go/$name/build.sh" ] && build_plugin "$name" "$v" "$tmp"; then
+    elif [ -f "$REPO_ROOT/scripts/toolchain/go/$name/VERSION" ] && build_plugin "$name" "$v" "$tmp"; then
       rm -rf "$dir"; mv "$tmp" "$dir"
     else
       rm -rf "$tmp"
@@ -72,7 +72,7 @@ build_plugin() {
   [ "$(cat "$REPO_ROOT/scripts/toolchain/go/$name/VERSION")" = "$v" ] || { log "plugin $name: wrapper VERSION is not $v; skipping the Go build"; return 1; }
   log "plugin $name $v: official download unreachable; building from the Go module proxy (minutes, once)"
   local t0=$SECONDS
-  GOMODCACHE="$FLAGUN_CACHE/go/mod" GOCACHE="$FLAGUN_CACHE/go/build" bash "$REPO_ROOT/scripts/toolchain/go/$name/build.sh" "$out" || { log "plugin $name: Go build failed"; return 1; }
+  GOMODCACHE="$FLAGUN_CACHE/go/mod" GOCACHE="$FLAGUN_CACHE/go/build" bash "$REPO_ROOT/scripts/toolchain/go/build-provider.sh" "$name" "$out" || { log "plugin $name: Go build failed"; return 1; }
   log "plugin $name $v built in $((SECONDS - t0)) s"
 }
 

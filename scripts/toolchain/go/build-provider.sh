@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Build pulumi-resource-<name> (name = this directory's name, version = ./VERSION) into OUT_DIR.
-# Usage: build.sh OUT_DIR
+# Build pulumi-resource-<name> from its wrapper module scripts/toolchain/go/<name> (version = its
+# VERSION file) into OUT_DIR.
+# Usage: build-provider.sh NAME OUT_DIR
 # Uses the caller's GOMODCACHE/GOCACHE (scripts/toolchain/pulumi.sh exports them); standalone it
 # defaults to the project's cache under ~/.cache/flagun-rosupod/go.
 set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-name="$(basename "$here")"
-fail() { echo "build.sh ($name): $*" >&2; exit 1; }
+name="${1:?usage: build-provider.sh NAME OUT_DIR}"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/$name" && pwd)"
+fail() { echo "build-provider.sh ($name): $*" >&2; exit 1; }
 
-[ $# -eq 1 ] && [ -n "$1" ] || fail "usage: $0 OUT_DIR"
-out="$1"
+[ $# -eq 2 ] && [ -n "$2" ] || fail "usage: $0 NAME OUT_DIR"
+out="$2"
 command -v go >/dev/null || fail "go not found on PATH"
 version="$(tr -d ' \n' <"$here/VERSION")" || fail "cannot read $here/VERSION"
 [ -n "$version" ] || fail "$here/VERSION is empty"
