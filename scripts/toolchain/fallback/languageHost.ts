@@ -2,6 +2,7 @@
 // download site, and the Go module proxy refuses its module). It is the SDK's own language server --
 // the one the Automation API runs for inline programs -- served as a plugin: the engine starts it,
 // reads the port it prints, and calls Run; the program is the project's entry point under ts-node.
+import * as fs from "fs";
 import * as path from "path";
 
 const projectDir = process.cwd();
@@ -18,7 +19,11 @@ function loadProgram(pwd: string, programPath: string): () => Promise<Record<str
   return async () => {
     const dir = path.resolve(pwd || projectDir);
     const tsconfig = path.join(dir, "tsconfig.json");
-    require(require.resolve("ts-node", { paths: [dir] })).register({ project: tsconfig, transpileOnly: true });
+    // Type-checking is the build's job (tsc in the tests); here only transpile, as fast as possible.
+    require(require.resolve("ts-node", { paths: [dir] })).register({
+      transpileOnly: true,
+      ...(fs.existsSync(tsconfig) ? { project: tsconfig } : { compilerOptions: { module: "commonjs", target: "es2022", esModuleInterop: true } }),
+    });
     const pkg = require(path.join(dir, "package.json"));
     const entry = path.resolve(dir, programPath && programPath !== "." ? programPath : pkg.main ?? "index.ts");
     const mod = require(entry);
