@@ -4,7 +4,7 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { freePort, startHost, TestHost } from "../host/vm";
 import { SiteStack, asUserPrefix, httpGet, httpsGet, readTree, sh, siteStack, waitFor } from "./harness";
 
@@ -19,6 +19,29 @@ test("provision, update and uninstall a host end to end", { timeout: 90 * 60 * 1
   const user = "flagun";
   const url = `https://127.0.0.1:${ports.https}/`;
   let upLog = "";
+
+  await t.test("hostile config is rejected at preview, naming the key, with no SSH session on the host", async () => {
+    const sessions = async () => Number((await sh(host, "sudo journalctl -u ssh --no-pager -o cat | grep -c 'Accepted publickey for deploy' || true")).trim());
+    const before = await sessions();
+    const cases: [string, string][] = [
+      ["systemUser", "flagun;touch /tmp/pwned"],
+      ["installPath", "/opt/$(id)"],
+      ["logPath", "relative/logs"],
+      ["serviceName", "web\nExecStart=/bin/sh"],
+      ["httpsPort", "80"],
+      ["httpPort", String(ports.https)],
+      ["certCommonName", "a'b"],
+    ];
+    for (const [key, value] of cases) {
+      await s.stack.setConfig(key, { value });
+      await assert.rejects(s.stack.preview(), (e: Error) => e.message.includes(`${key}: expected`), `${key}=${JSON.stringify(value)}`);
+      await s.stack.removeConfig(key);
+    }
+    await s.stack.setAllConfig({ httpsPort: { value: String(ports.https) }, httpPort: { value: String(ports.http) } });
+    // The only new session is the one that counts them.
+    assert.equal(await sessions(), before + 1, "a rejected preview connected to the host");
+    assert.equal((await host.run("test -e /tmp/pwned")).code, 1);
+  });
 
   await t.test("up provisions the site and serves Hello, World! over verified TLS", async () => {
     log("pulumi up (cold)");
@@ -165,6 +188,18 @@ test("provision, update and uninstall a host end to end", { timeout: 90 * 60 * 1
       await httpsGet(`${url}after-rotation-2`, out.certificatePem.value);
       await waitFor("request logged after the second rotation", 30, async () => (await host.run(`sudo grep -q after-rotation-2 ${logs}/access.log`)).code === 0);
     });
+  });
+
+  await t.test("TLS scan (sslscan): no SSLv3/TLS 1.0/1.1, no weak ciphers, SANs as configured", async () => {
+    const scan = execFileSync("sslscan", ["--no-colour", "--show-certificate", `127.0.0.1:${ports.https}`], { encoding: "utf8", timeout: 120000 });
+    for (const p of ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1"]) assert.match(scan, new RegExp(`${p.replace(".", "\\.")}\\s+disabled`), `${p} must be disabled`);
+    for (const p of ["TLSv1.2", "TLSv1.3"]) assert.match(scan, new RegExp(`${p.replace(".", "\\.")}\\s+enabled`), `${p} must be enabled`);
+    const accepted = scan.split("\n").filter((l) => /^(Preferred|Accepted)/.test(l));
+    assert.ok(accepted.length > 0);
+    for (const l of accepted) assert.doesNotMatch(l, /RC4|3DES|DES-CBC|NULL|EXP|MD5|anon|CBC/, `weak cipher accepted: ${l}`);
+    assert.match(scan, /DNS:localhost/);
+    assert.match(scan, /IP Address:127\.0\.0\.1/);
+    log(`sslscan: ${accepted.length} cipher suites accepted, all AEAD`);
   });
 
   await t.test("secrets never in clear: state, up output, podman inspect, unit files, journal", async () => {
