@@ -122,3 +122,20 @@ export function readTree(dir: string): string {
     .map((e) => fs.readFileSync(path.join(e.parentPath, e.name), "utf8"))
     .join("\n");
 }
+
+/** Environment for running the pulumi CLI directly (child process) on a SiteStack: same backend and
+ * passphrase as `siteStack` gives its workspace. Run it with cwd = `s.workDir`. */
+export function cliEnv(s: SiteStack): NodeJS.ProcessEnv {
+  return { ...process.env, PULUMI_BACKEND_URL: `file://${s.stateDir}`, PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase", PULUMI_SKIP_UPDATE_CHECK: "true" };
+}
+
+/** Runs the pulumi CLI on a SiteStack to completion; never throws (exit code and output returned). */
+export function pulumiCli(s: SiteStack, args: string[], timeoutMs = 30 * 60 * 1000): Promise<{ code: number; out: string }> {
+  const { execFile } = require("node:child_process") as typeof import("node:child_process");
+  return new Promise((resolve) => {
+    execFile("pulumi", args, { cwd: s.workDir, env: cliEnv(s), encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 255) : 0;
+      resolve({ code, out: stdout + stderr });
+    });
+  });
+}

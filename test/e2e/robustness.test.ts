@@ -1,0 +1,358 @@
+// Issue "Prove it": robustness end to end on one VM and one main stack.
+//   1. hostile config (>= 25 values) rejected at preview, naming the key, with no SSH session on the host;
+//   2. host identity: unreachable host, wrong SSH key, host without Podman (nothing created);
+//   3. first provisioning interrupted (SIGINT, then SIGKILL) during the image build, recovered, converged;
+//   4. TLS scan with sslscan;
+//   5. SSH restarted while an up runs, the next up converges;
+//   6. destroy after all that leaves nothing behind.
+// Ends with one results table (lines starting with `# `).
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { execFileSync, spawn } from "node:child_process";
+import { freePort, startHost, TestHost } from "../host/vm";
+import { SiteStack, asUserPrefix, cliEnv, httpsGet, pulumiCli, sh, siteStack, waitFor } from "./harness";
+
+const log = (m: string) => console.log(`# ${new Date().toISOString().slice(11, 19)} ${m}`);
+const firstLine = (s: string, re: RegExp) => (s.split("\n").find((l) => re.test(l)) ?? "").trim().slice(0, 140);
+
+test("robustness: hostile config, host identity, interrupted provisioning, TLS scan, SSH drop, destroy", { timeout: 120 * 60 * 1000 }, async (t) => {
+  const ports = { https: await freePort(), http: await freePort() };
+  const host: TestHost = await startHost({ name: `robust-${process.pid}`, forwardPorts: [ports.https, ports.http] });
+  t.after(() => host.stop());
+  const s: SiteStack = await siteStack(host, ports);
+  const user = "flagun";
+  const url = `https://127.0.0.1:${ports.https}/`;
+  const out: Record<string, any> = {};
+  const results: [string, string, boolean][] = [];
+
+  /** A subtest whose body returns its figure; pass/fail and the figure go into the results table. */
+  const step = (name: string, fn: () => Promise<string>) =>
+    t.test(name, async () => {
+      try {
+        const figure = await fn();
+        results.push([name, figure, true]);
+      } catch (e) {
+        results.push([name, String((e as Error).message).split("\n")[0].slice(0, 160), false]);
+        throw e;
+      }
+    });
+  const sessions = async () =>
+    Number((await sh(host, "sudo journalctl -u ssh --no-pager -o cat | grep -c 'Accepted publickey for deploy' || true")).trim());
+
+  try {
+    // ---------------------------------------------------------------------------------------------
+    await step("1 hostile config rejected at preview, key named, no SSH session", async () => {
+      const hostsOk = [{ name: "vm", address: "127.0.0.1", port: host.sshPort, user: host.user, hostKey: host.hostKey }];
+      const hostsWith = (patch: Record<string, unknown>) => JSON.stringify([{ ...hostsOk[0], ...patch }]);
+      // [key set, value, key the message must name (default: the key set)]
+      const cases: [string, string, string?][] = [
+        ["systemUser", "flagun;touch /tmp/pwned"],
+        ["systemUser", "$(touch /tmp/pwned)"],
+        ["systemUser", "`touch /tmp/pwned`"],
+        ["systemUser", ""],
+        ["systemUser", "a".repeat(40)],
+        ["systemUser", "flägun"],
+        ["systemUser", "Flagun"],
+        ["serviceName", "web\nExecStart=/bin/sh -c 'touch /tmp/pwned'"],
+        ["serviceName", "../../etc/systemd"],
+        ["serviceName", "web|id"],
+        ["imageName", "img name"],
+        ["homeDir", "opt/flagun"],
+        ["homeDir", "/opt/flagun/../../etc"],
+        ["homeDir", "/"],
+        ["installPath", "/opt/$(id)"],
+        ["installPath", "/srv/site'; rm -rf / #"],
+        ["installPath", "/srv/síte"],
+        ["installPath", "/" + "x".repeat(250)],
+        ["logPath", "relative/logs"],
+        ["logPath", "/var/log"],
+        ["logPath", "/opt/flagun/site/logs"],
+        ["logPath", "/var/log/a b"],
+        ["httpsPort", "80"],
+        ["httpsPort", "70000"],
+        ["httpsPort", "-1"],
+        ["httpsPort", "abc"],
+        ["httpsPort", "8443.5"],
+        ["httpPort", String(ports.https)],
+        ["certCommonName", "a'b"],
+        ["certCommonName", 'x"y'],
+        ["certCommonName", "host\nevil"],
+        ["certOrganization", "Evil $(reboot)"],
+        ["certDnsNames", '["ok.example", "bad name;rm -rf /"]', "certDnsNames[1]"],
+        ["certDnsNames", "not json"],
+        ["certIpAddresses", '["999.1.1.1"]', "certIpAddresses[0]"],
+        ["workers", "many"],
+        ["retainLogs", "yes"],
+        ["clientMaxBodySize", "10m; include /etc/shadow"],
+        ["appModule", "main:app; import os"],
+        ["baseImage", "python:3 && curl evil.example"],
+        ["appDir", "no/such/dir"],
+        ["certRenewBeforeDays", "400"],
+        ["tlsMode", "provided", "tlsCertificatePem, tlsPrivateKeyPem"],
+        ["sytemUser", "flagun", "sytemUser"],
+        ["hosts", hostsWith({ user: "deploy;id" }), "hosts[0].user"],
+        ["hosts", hostsWith({ address: "127.0.0.1 -oProxyCommand=touch /tmp/pwned" }), "hosts[0].address"],
+        ["hosts", hostsWith({ port: 0 }), "hosts[0].port"],
+        ["hosts", hostsWith({ hostKey: "ssh-ed25519 AAAA$(id)" }), "hosts[0].hostKey"],
+        ["hosts", '{"name":"vm"}', "hosts"],
+      ];
+      assert.ok(cases.length >= 25);
+      const before = await sessions();
+      const times: number[] = [];
+      for (const [key, value, named] of cases) {
+        let orig: string | undefined;
+        try {
+          orig = (await s.stack.getConfig(key)).value;
+        } catch {
+          orig = undefined;
+        }
+        await s.stack.setConfig(key, { value });
+        const t0 = Date.now();
+        const expect = named?.includes(",") ? named : `${named ?? key}: `;
+        await assert.rejects(s.stack.preview(), (e: Error) => e.message.includes(expect), `${key}=${JSON.stringify(value)} must fail naming ${expect}`);
+        times.push((Date.now() - t0) / 1000);
+        if (orig === undefined) await s.stack.removeConfig(key);
+        else await s.stack.setConfig(key, { value: orig, secret: false });
+      }
+      const after = await sessions();
+      // The only new session is the one that counted them.
+      assert.equal(after, before + 1, `a rejected preview connected to the host (${before} -> ${after})`);
+      assert.equal((await host.run("test -e /tmp/pwned")).code, 1);
+      const avg = times.reduce((a, b) => a + b, 0) / times.length;
+      return `${cases.length} values rejected, preview avg ${avg.toFixed(1)} s (max ${Math.max(...times).toFixed(1)} s); sshd sessions ${before} -> ${after} (+1 = the counting one)`;
+    });
+
+    // ---------------------------------------------------------------------------------------------
+    await step("2a unreachable host (closed 127.0.0.1 port)", async () => {
+      const closed = await freePort();
+      const hosts = JSON.stringify([{ name: "vm", address: "127.0.0.1", port: closed, user: host.user, hostKey: host.hostKey }]);
+      const u = await siteStack(host, ports, { hosts: { value: hosts } }, "unreachable");
+      const t0 = Date.now();
+      let msg = "";
+      await assert.rejects(u.stack.up(), (e: Error) => ((msg = e.message), /connection refused|ECONNREFUSED|dial/i.test(e.message)));
+      return `failed after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${firstLine(msg, /refused|dial/i)}`;
+    });
+
+    await step("2b wrong SSH key (fresh ed25519)", async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flagun-wrongkey-"));
+      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "wrong", "-f", path.join(dir, "id")]);
+      const w = await siteStack(host, ports, { sshPrivateKey: { value: fs.readFileSync(path.join(dir, "id"), "utf8"), secret: true } }, "wrongkey");
+      const t0 = Date.now();
+      let msg = "";
+      await assert.rejects(w.stack.up(), (e: Error) => ((msg = e.message), /unable to authenticate|authentication methods failed|handshake/i.test(e.message)));
+      assert.equal((await host.run("getent passwd flagun")).code, 2, "no user created");
+      return `failed after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${firstLine(msg, /authenticate|handshake/i)}`;
+    });
+
+    await step("2c host without podman: preflight error, nothing created", async () => {
+      const subBefore = await sh(host, "cat /etc/subuid /etc/subgid; getent passwd | wc -l");
+      await sh(host, "sudo mv /usr/bin/podman /usr/bin/podman.off");
+      let msg = "";
+      try {
+        const other = { https: await freePort(), http: await freePort() };
+        const p = await siteStack(host, other, { systemUser: { value: "flagun2" }, serviceName: { value: "flagun-web2" } }, "nopodman");
+        await assert.rejects(p.stack.up(), (e: Error) => ((msg = e.message), /podman[^\n]*not found/.test(e.message)));
+      } finally {
+        await sh(host, "sudo mv /usr/bin/podman.off /usr/bin/podman");
+      }
+      assert.equal((await host.run("getent passwd flagun2")).code, 2, "user flagun2 was created");
+      assert.equal((await host.run("test -e /opt/flagun2 || test -e /var/tmp/flagun-rosupod || test -e /var/log/flagun-web2")).code, 1, "something was created");
+      assert.equal(await sh(host, "cat /etc/subuid /etc/subgid; getent passwd | wc -l"), subBefore, "subuid/subgid/passwd changed");
+      await sh(host, "podman --version");
+      return firstLine(msg, /podman[^\n]*not found/);
+    });
+
+    // ---------------------------------------------------------------------------------------------
+    const env = cliEnv(s);
+    let recoveryNotes = "";
+    await step("3a first up interrupted during the image build (SIGINT, then SIGKILL)", async () => {
+      log("pulumi up (CLI, to be interrupted)");
+      const child = spawn("pulumi", ["up", "--yes", "--non-interactive", "--skip-preview", "--stack", "e2e"], { cwd: s.workDir, env, detached: true });
+      let text = "";
+      const logFile = path.join(os.tmpdir(), `robust-interrupted-up-${process.pid}.log`);
+      const onData = (d: Buffer) => {
+        text += d.toString();
+        fs.appendFileSync(logFile, d);
+      };
+      child.stdout.on("data", onData);
+      child.stderr.on("data", onData);
+      const exited = new Promise<string>((r) => child.on("exit", (code, sig) => r(`code=${code} signal=${sig}`)));
+      const t0 = Date.now();
+      try {
+        await waitFor("`vm-image creating` in the pulumi up output", 20 * 60, async () => {
+          if (child.exitCode !== null) throw new Error(`pulumi up exited early: ${text.slice(-2000)}`);
+          return /\bvm-image creating/.test(text);
+        });
+        const tBuild = (Date.now() - t0) / 1000;
+        log(`image build started after ${tBuild.toFixed(0)} s: SIGINT`);
+        await new Promise((r) => setTimeout(r, 3000));
+        child.kill("SIGINT");
+        const afterInt = text.length;
+        await new Promise((r) => setTimeout(r, 5000));
+        const intOut = text.slice(afterInt);
+        process.kill(-child.pid!, "SIGKILL"); // our child's process group: the CLI, its language host and plugins
+        const how = await exited;
+        const builds = (await sh(host, "ps -eo args | grep -c '^[p]odman build' || true")).trim();
+        log(`after SIGKILL (${how}); podman build processes still on the host: ${builds}; output after SIGINT: ${intOut.replace(/\s+/g, " ").slice(0, 300)}`);
+        return `SIGINT ${tBuild.toFixed(0)} s into up, SIGKILL 5 s later (${how}); orphan 'podman build' on host: ${builds}`;
+      } finally {
+        try {
+          process.kill(-child.pid!, "SIGKILL");
+        } catch {
+          /* already gone */
+        }
+      }
+    });
+
+    await step("3b recovery: cancel, clear pending creates", async () => {
+      // What the file backend needs after a killed `pulumi up`:
+      //  - the stack lock the killed CLI held (.pulumi/locks/...) must go: `pulumi cancel` does that for the
+      //    file backend (if it does not, we remove the lock file and say so in the figure);
+      //  - the state holds a pending create for the resource whose command was running (vm-image and maybe
+      //    uploads): `pulumi refresh --clear-pending-creates` drops them, so the next up creates them again
+      //    (the build command starts with `rm -rf` of its context and `podman build -t` is idempotent).
+      const locks = () => {
+        const d = path.join(s.stateDir, ".pulumi", "locks");
+        return fs.existsSync(d) ? fs.readdirSync(d, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name)) : [];
+      };
+      const locksBefore = locks().length;
+      const cancel = await pulumiCli(s, ["cancel", "--yes", "--stack", "e2e", "--non-interactive"]);
+      log(`pulumi cancel: exit ${cancel.code}: ${cancel.out.trim().replace(/\s+/g, " ").slice(0, 300)}`);
+      let removed = 0;
+      for (const l of locks()) {
+        fs.rmSync(l);
+        removed++;
+      }
+      const exp = await pulumiCli(s, ["stack", "export", "--stack", "e2e"]);
+      assert.equal(exp.code, 0, exp.out);
+      const pending = (JSON.parse(exp.out).deployment.pending_operations ?? []) as { type: string; resource: { urn: string } }[];
+      log(`pending operations: ${pending.map((p) => `${p.type} ${p.resource.urn.split("::").pop()}`).join(", ") || "none"}`);
+      const refresh = await pulumiCli(s, ["refresh", "--clear-pending-creates", "--yes", "--skip-preview", "--non-interactive", "--stack", "e2e"]);
+      assert.equal(refresh.code, 0, refresh.out.slice(-3000));
+      recoveryNotes = `locks ${locksBefore}, cancel exit ${cancel.code}, locks removed by hand ${removed}, pending ops ${pending.length} (${pending.map((p) => `${p.type} ${p.resource.urn.split("::").pop()}`).join(", ")}), refresh --clear-pending-creates exit ${refresh.code}`;
+      return recoveryNotes;
+    });
+
+    await step("3c re-run up converges: Hello, World!, one subuid/subgid line, one container, expected images", async () => {
+      log("pulumi up (resume)");
+      const t0 = Date.now();
+      const up = await s.stack.up({ onOutput: (o) => process.stdout.write(o.replace(/^/gm, "#   ")) });
+      const upS = (Date.now() - t0) / 1000;
+      Object.assign(out, up.outputs);
+      const vm = out.hosts.value.vm;
+      const res = await httpsGet(url, out.certificatePem.value, "localhost");
+      assert.equal(res.status, 200);
+      assert.equal(res.body, "Hello, World!");
+      const counts: string[] = [];
+      for (const f of ["/etc/subuid", "/etc/subgid"]) {
+        const n = Number((await sh(host, `grep -c '^${user}:' ${f} || true`)).trim());
+        counts.push(`${path.basename(f)}=${n}`);
+        assert.equal(n, 1, `${f} lines for ${user}`);
+      }
+      const u = asUserPrefix(user, vm.uid);
+      const containers = (await sh(host, `${u} podman ps -a --format '{{.Names}} {{.Status}}'`)).trim().split("\n").filter(Boolean);
+      assert.equal(containers.length, 1, containers.join("; "));
+      assert.match(containers[0], /^flagun-web Up/);
+      const images = (await sh(host, `${u} podman images --format '{{.Repository}}:{{.Tag}}'`)).trim().split("\n").filter(Boolean).sort();
+      log(`images: ${images.join(", ")}`);
+      assert.equal(images.length, 2, images.join(", "));
+      assert.ok(images.includes(vm.imageRef), `${vm.imageRef} in ${images.join(", ")}`);
+      assert.ok(images.some((i) => /^localhost\/flagun-base:[0-9a-f]+$/.test(i)), images.join(", "));
+      const builds = (await sh(host, "ps -eo args | grep -c '^[p]odman build' || true")).trim();
+      assert.equal(builds, "0", "a podman build is still running");
+      const noop = await s.stack.preview();
+      const changes = Object.entries(noop.changeSummary ?? {}).filter(([k]) => k !== "same");
+      assert.deepEqual(changes, [], JSON.stringify(noop.changeSummary));
+      return `resumed up ${upS.toFixed(0)} s; 200 "${res.body}"; ${counts.join(" ")}; containers: ${containers.length}; images: ${images.join(" ")}; preview after: no changes`;
+    });
+
+    // ---------------------------------------------------------------------------------------------
+    await step("4 TLS scan (sslscan on this machine, 127.0.0.1 only)", async () => {
+      const scan = execFileSync("sslscan", ["--no-colour", "--show-certificate", `127.0.0.1:${ports.https}`], { encoding: "utf8", timeout: 180000 });
+      fs.writeFileSync(path.join(os.tmpdir(), `robust-sslscan-${process.pid}.txt`), scan);
+      for (const p of ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1"]) assert.match(scan, new RegExp(`${p.replace(".", "\\.")}\\s+disabled`), `${p} must be disabled`);
+      for (const p of ["TLSv1.2", "TLSv1.3"]) assert.match(scan, new RegExp(`${p.replace(".", "\\.")}\\s+enabled`), `${p} must be enabled`);
+      const accepted = scan.split("\n").filter((l) => /^(Preferred|Accepted)/.test(l));
+      for (const l of accepted) log(`sslscan: ${l.replace(/\s+/g, " ")}`);
+      assert.ok(accepted.length > 0);
+      for (const l of accepted) {
+        const cipher = (/bits\s+(\S+)/.exec(l) ?? [])[1] ?? l;
+        assert.doesNotMatch(cipher, /RC4|3DES|DES|NULL|EXP|MD5|anon|CBC/, `weak cipher accepted: ${l}`);
+        // AEAD only: OpenSSL names CBC+SHA1 suites without "CBC" (e.g. ECDHE-RSA-AES128-SHA).
+        assert.match(cipher, /GCM|CHACHA20|CCM/, `non-AEAD cipher accepted: ${l}`);
+      }
+      const san = firstLine(scan, /DNS:|IP Address:/);
+      log(`sslscan SANs: ${san}`);
+      assert.match(scan, /DNS:localhost/);
+      assert.match(scan, /IP Address:127\.0\.0\.1/);
+      const compression = firstLine(scan, /Compression/);
+      const reneg = firstLine(scan, /renegotiation/i);
+      const ciphers = accepted.map((l) => (/bits\s+(\S+)/.exec(l) ?? [])[1]).join(" ");
+      return `SSLv2/3, TLS1.0/1.1 disabled; TLS1.2/1.3 enabled; ${accepted.length} suites: ${ciphers}; SANs: ${san}; ${compression}; ${reneg}`;
+    });
+
+    // ---------------------------------------------------------------------------------------------
+    await step("5 ssh restarted while a config-change up runs; the next up converges", async () => {
+      await s.stack.setConfig("clientMaxBodySize", { value: "20m" });
+      let text = "";
+      let restarted = "";
+      let restart: Promise<unknown> | undefined;
+      log("pulumi up (config change) with ssh restart");
+      const run = s.stack
+        .up({
+          onOutput: (o) => {
+            text += o;
+            if (!restart && /(updating|creating|replacing|deleting)/.test(text)) {
+              restart = host.run("sudo systemctl restart ssh").then((r) => (restarted = `restart exit ${r.code}`));
+            }
+          },
+        })
+        .then(() => "first up succeeded", (e: Error) => `first up failed: ${firstLine(e.message, /error/i) || e.message.slice(0, 140)}`);
+      const first = await run;
+      await restart;
+      log(`${first} (${restarted || "ssh not restarted: no operation seen"})`);
+      assert.ok(restarted, "ssh was restarted during the up");
+      const up2 = await s.stack.up();
+      const res = await httpsGet(url, out.certificatePem.value);
+      assert.equal(res.status, 200);
+      assert.equal(res.body, "Hello, World!");
+      const conf = await sh(host, `sudo grep -rh client_max_body_size /opt/${user}/site/config/ | head -1`);
+      assert.match(conf, /20m/);
+      const up3 = await s.stack.preview();
+      const changes = Object.entries(up3.changeSummary ?? {}).filter(([k]) => k !== "same");
+      assert.deepEqual(changes, [], JSON.stringify(up3.changeSummary));
+      return `${first}; ${restarted}; next up ${JSON.stringify(up2.summary.resourceChanges)}; then 200, client_max_body_size 20m, preview no changes`;
+    });
+
+    // ---------------------------------------------------------------------------------------------
+    await step("6 destroy after interrupted+resumed provisioning leaves nothing", async () => {
+      const uid = out.hosts.value.vm.uid;
+      log("pulumi destroy");
+      await s.stack.destroy();
+      const gone = async (cmd: string) => assert.notEqual((await host.run(cmd)).code, 0, `still there: ${cmd}`);
+      const checks = [
+        `getent passwd ${user}`,
+        `getent group ${user}`,
+        `test -e /opt/${user}`,
+        `grep -q '^${user}:' /etc/subuid /etc/subgid`,
+        `test -e /var/lib/systemd/linger/${user}`,
+        "test -e /var/log/flagun-web",
+        "test -e /var/tmp/flagun-rosupod",
+        `test -e /run/user/${uid}`,
+      ];
+      for (const c of checks) await gone(c);
+      const owned = (await sh(host, `sudo find / -xdev \\( -uid ${uid} -o -gid ${uid} \\) -print 2>/dev/null | head -20`)).trim();
+      assert.equal(owned, "", `files of uid ${uid} left`);
+      assert.equal((await sh(host, `pgrep -u ${uid} || true`)).trim(), "");
+      return `${checks.length} path/user checks gone, find -uid/-gid ${uid}: 0 files, 0 processes`;
+    });
+  } finally {
+    console.log("# ---------------------------------------------------------------------------------------");
+    console.log("# case | figure | pass");
+    for (const [c, f, p] of results) console.log(`# ${c} | ${f.replace(/\|/g, "/")} | ${p ? "PASS" : "FAIL"}`);
+    console.log("# ---------------------------------------------------------------------------------------");
+  }
+});
