@@ -189,7 +189,14 @@ async function deployUnderLoad(s: SiteStack, url: string, what: string, change: 
   const loop = requestLoop(url, RATE, LOOP_MAX_S);
   await sleep(3000);
   const t0 = Date.now();
-  const up = await s.stack.up();
+  let up;
+  try {
+    up = await s.stack.up();
+  } catch (e) {
+    // A failed up must not leave the loop loading the host (it would slow the next steps and destroy).
+    const r = await loop.stop();
+    throw new Error(`up failed after ${((Date.now() - t0) / 1000).toFixed(1)} s (${r.sent} sent, ${r.failed} failed): ${e instanceof Error ? e.message : e}`);
+  }
   const deployS = (Date.now() - t0) / 1000;
   await sleep(3000);
   const res = await loop.stop();
