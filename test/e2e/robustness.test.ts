@@ -22,7 +22,9 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
   const ports = { https: await freePort(), http: await freePort() };
   const host: TestHost = await startHost({ name: `robust-${process.pid}`, forwardPorts: [ports.https, ports.http] });
   t.after(() => host.stop());
-  const s: SiteStack = await siteStack(host, ports);
+  // Extra SANs, so the scan can check the certificate names what is configured (besides the defaults).
+  const san = { dns: "robust.example.test", ip: "192.0.2.10" };
+  const s: SiteStack = await siteStack(host, ports, { certDnsNames: { value: JSON.stringify([san.dns]) }, certIpAddresses: { value: JSON.stringify([san.ip]) } });
   const user = "flagun";
   const url = `https://127.0.0.1:${ports.https}/`;
   const out: Record<string, any> = {};
@@ -117,9 +119,10 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
         if (orig === undefined) await s.stack.removeConfig(key);
         else await s.stack.setConfig(key, { value: orig, secret: false });
       }
+      await new Promise((r) => setTimeout(r, 2000)); // let the journal catch up with the last preview
       const after = await sessions();
-      // The only new session is the one that counted them.
-      assert.equal(after, before + 1, `a rejected preview connected to the host (${before} -> ${after})`);
+      // The only new session allowed is the one that counts them (its log line may not be in the journal yet).
+      assert.ok(after - before <= 1, `a rejected preview connected to the host (${before} -> ${after})`);
       assert.equal((await host.run("test -e /tmp/pwned")).code, 1);
       const avg = times.reduce((a, b) => a + b, 0) / times.length;
       return `${cases.length} values rejected, preview avg ${avg.toFixed(1)} s (max ${Math.max(...times).toFixed(1)} s); sshd sessions ${before} -> ${after} (+1 = the counting one)`;
@@ -144,7 +147,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       let msg = "";
       await assert.rejects(w.stack.up(), (e: Error) => ((msg = e.message), /unable to authenticate|authentication methods failed|handshake/i.test(e.message)));
       assert.equal((await host.run("getent passwd flagun")).code, 2, "no user created");
-      return `failed after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${firstLine(msg, /authenticate|handshake/i)}`;
+      return `failed after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${firstLine(msg, /authenticat|handshake/i)}`;
     });
 
     await step("2c host without podman: preflight error, nothing created", async () => {
@@ -182,9 +185,10 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       const exited = new Promise<string>((r) => child.on("exit", (code, sig) => r(`code=${code} signal=${sig}`)));
       const t0 = Date.now();
       try {
-        await waitFor("`vm-image creating` in the pulumi up output", 20 * 60, async () => {
+        // The build command, not the PodmanImage component of the same name (registered at the start).
+        await waitFor("`command:remote:Command vm-image creating` in the pulumi up output", 20 * 60, async () => {
           if (child.exitCode !== null) throw new Error(`pulumi up exited early: ${text.slice(-2000)}`);
-          return /\bvm-image creating/.test(text);
+          return /command:remote:Command vm-image creating/.test(text);
         });
         const tBuild = (Date.now() - t0) / 1000;
         log(`image build started after ${tBuild.toFixed(0)} s: SIGINT`);
@@ -193,8 +197,17 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
         const afterInt = text.length;
         await new Promise((r) => setTimeout(r, 5000));
         const intOut = text.slice(afterInt);
+        const exitedOnSigint = child.exitCode !== null || child.signalCode !== null;
+        assert.ok(!exitedOnSigint, `pulumi up stopped within 5 s of SIGINT, the build was not interrupted: ${intOut.slice(-1500)}`);
         process.kill(-child.pid!, "SIGKILL"); // our child's process group: the CLI, its language host and plugins
         const how = await exited;
+        let survivors = 0;
+        try {
+          survivors = execFileSync("pgrep", ["-g", String(child.pid)], { encoding: "utf8" }).trim().split("\n").length;
+        } catch {
+          survivors = 0; // pgrep exits 1: none left
+        }
+        assert.equal(survivors, 0, "processes of the killed pulumi up survived");
         const builds = (await sh(host, "ps -eo args | grep -c '^[p]odman build' || true")).trim();
         log(`after SIGKILL (${how}); podman build processes still on the host: ${builds}; output after SIGINT: ${intOut.replace(/\s+/g, " ").slice(0, 300)}`);
         return `SIGINT ${tBuild.toFixed(0)} s into up, SIGKILL 5 s later (${how}); orphan 'podman build' on host: ${builds}`;
@@ -233,6 +246,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       const refresh = await pulumiCli(s, ["refresh", "--clear-pending-creates", "--yes", "--skip-preview", "--non-interactive", "--stack", "e2e"]);
       assert.equal(refresh.code, 0, refresh.out.slice(-3000));
       recoveryNotes = `locks ${locksBefore}, cancel exit ${cancel.code}, locks removed by hand ${removed}, pending ops ${pending.length} (${pending.map((p) => `${p.type} ${p.resource.urn.split("::").pop()}`).join(", ")}), refresh --clear-pending-creates exit ${refresh.code}`;
+      assert.ok(pending.some((p) => p.resource.urn.endsWith("::vm-image")), "the interrupted build is a pending create");
       return recoveryNotes;
     });
 
@@ -284,47 +298,59 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
         // AEAD only: OpenSSL names CBC+SHA1 suites without "CBC" (e.g. ECDHE-RSA-AES128-SHA).
         assert.match(cipher, /GCM|CHACHA20|CCM/, `non-AEAD cipher accepted: ${l}`);
       }
-      const san = firstLine(scan, /DNS:|IP Address:/);
-      log(`sslscan SANs: ${san}`);
+      const sans = firstLine(scan, /DNS:|IP Address:/);
+      log(`sslscan SANs: ${sans}`);
       assert.match(scan, /DNS:localhost/);
       assert.match(scan, /IP Address:127\.0\.0\.1/);
-      const compression = firstLine(scan, /Compression/);
-      const reneg = firstLine(scan, /renegotiation/i);
+      assert.match(scan, new RegExp(`DNS:${san.dns.replace(/\./g, "\\.")}`));
+      assert.match(scan, new RegExp(`IP Address:${san.ip.replace(/\./g, "\\.")}`));
+      const compression = firstLine(scan, /Compression (dis|en)abled/);
+      const reneg = firstLine(scan, /(secure|session) .*renegotiation/i);
       const ciphers = accepted.map((l) => (/bits\s+(\S+)/.exec(l) ?? [])[1]).join(" ");
-      return `SSLv2/3, TLS1.0/1.1 disabled; TLS1.2/1.3 enabled; ${accepted.length} suites: ${ciphers}; SANs: ${san}; ${compression}; ${reneg}`;
+      return `SSLv2/3, TLS1.0/1.1 disabled; TLS1.2/1.3 enabled; ${accepted.length} suites: ${ciphers}; SANs: ${sans}; ${compression}; ${reneg}`;
     });
 
     // ---------------------------------------------------------------------------------------------
-    await step("5 ssh restarted while a config-change up runs; the next up converges", async () => {
+    await step("5 SSH dropped while a config-change up runs (ssh restart + ss -K); the next up converges", async () => {
+      // `systemctl restart ssh` alone keeps established sessions (ssh.service has KillMode=process), so the
+      // in-flight commands would not notice; `ss -K` then closes every established TCP connection to port 22
+      // in the guest. Run by systemd-run so it outlives the SSH session that starts it.
+      await sh(host, "printf '%s\\n' 'systemctl restart ssh' 'sleep 2' \"ss -K -t state established '( sport = :22 )' > /var/tmp/robust-sskill.txt 2>&1\" > /tmp/robust-drop.sh");
       await s.stack.setConfig("clientMaxBodySize", { value: "20m" });
       let text = "";
-      let restarted = "";
-      let restart: Promise<unknown> | undefined;
-      log("pulumi up (config change) with ssh restart");
-      const run = s.stack
+      let trigger = "";
+      let drop: Promise<unknown> | undefined;
+      log("pulumi up (config change) with SSH dropped mid-run");
+      const first = await s.stack
         .up({
           onOutput: (o) => {
             text += o;
-            if (!restart && /(updating|creating|replacing|deleting)/.test(text)) {
-              restart = host.run("sudo systemctl restart ssh").then((r) => (restarted = `restart exit ${r.code}`));
+            const m = /command:remote:\w+ (vm-\S+) (updating|creating|replacing|deleting)/.exec(text);
+            if (!drop && m) {
+              trigger = `${m[1]} ${m[2]}`;
+              drop = host.run("sudo systemd-run --quiet --collect --unit robust-drop sh /tmp/robust-drop.sh");
             }
           },
         })
-        .then(() => "first up succeeded", (e: Error) => `first up failed: ${firstLine(e.message, /error/i) || e.message.slice(0, 140)}`);
-      const first = await run;
-      await restart;
-      log(`${first} (${restarted || "ssh not restarted: no operation seen"})`);
-      assert.ok(restarted, "ssh was restarted during the up");
+        .then(
+          (r) => `first up succeeded ${JSON.stringify(r.summary.resourceChanges)}`,
+          (e: Error) => `first up failed: ${firstLine(e.message, /error:/) || e.message.slice(0, 140)}`,
+        );
+      await drop;
+      assert.ok(trigger, "SSH was dropped during the up");
+      await new Promise((r) => setTimeout(r, 3000));
+      const killed = Math.max(0, Number((await sh(host, "sudo tail -n +2 /var/tmp/robust-sskill.txt | grep -c . || true")).trim()));
+      log(`${first}; drop triggered at '${trigger}', ss -K closed ${killed} connections`);
       const up2 = await s.stack.up();
       const res = await httpsGet(url, out.certificatePem.value);
       assert.equal(res.status, 200);
       assert.equal(res.body, "Hello, World!");
       const conf = await sh(host, `sudo grep -rh client_max_body_size /opt/${user}/site/config/ | head -1`);
       assert.match(conf, /20m/);
-      const up3 = await s.stack.preview();
-      const changes = Object.entries(up3.changeSummary ?? {}).filter(([k]) => k !== "same");
-      assert.deepEqual(changes, [], JSON.stringify(up3.changeSummary));
-      return `${first}; ${restarted}; next up ${JSON.stringify(up2.summary.resourceChanges)}; then 200, client_max_body_size 20m, preview no changes`;
+      const after = await s.stack.preview();
+      const changes = Object.entries(after.changeSummary ?? {}).filter(([k]) => k !== "same");
+      assert.deepEqual(changes, [], JSON.stringify(after.changeSummary));
+      return `drop at '${trigger}', ${killed} TCP connections closed; ${first}; next up ${JSON.stringify(up2.summary.resourceChanges)}; then 200, client_max_body_size 20m, preview no changes`;
     });
 
     // ---------------------------------------------------------------------------------------------
