@@ -50,6 +50,7 @@ export const hosts = Object.fromEntries(
       certificateFingerprint: s.certificateFingerprint,
       certificateNotAfter: s.certificateNotAfter,
       health: s.health,
+      appSecretId: s.appSecretId,
       operatorCommands: s.operatorCommands,
     },
   ]),

@@ -40,6 +40,8 @@ export class Site extends pulumi.ComponentResource {
   readonly certificateNotAfter: pulumi.Output<string>;
   readonly certificatePem: pulumi.Output<string>;
   readonly health: pulumi.Output<string>;
+  /** Podman's id of the app secret (not its value): changes when the secret is rotated. */
+  readonly appSecretId: pulumi.Output<string>;
   readonly operatorCommands: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: SiteArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -85,6 +87,7 @@ export class Site extends pulumi.ComponentResource {
     this.certificateNotAfter = cert.notAfter;
     this.certificatePem = cert.certPem;
     this.health = service.health;
+    this.appSecretId = secret.secretId;
     this.operatorCommands = user.uid.apply((uid) => operatorCommands(host, ctx.layout, uid));
     this.registerOutputs({
       url: this.url,
@@ -97,6 +100,7 @@ export class Site extends pulumi.ComponentResource {
       certificateFingerprint: this.certificateFingerprint,
       certificateNotAfter: this.certificateNotAfter,
       health: this.health,
+      appSecretId: this.appSecretId,
       operatorCommands: this.operatorCommands,
     });
   }

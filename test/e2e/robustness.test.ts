@@ -168,6 +168,27 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       return firstLine(msg, /podman[^\n]*not found/);
     });
 
+    await step("2d host with podman < 4.4: preflight error, nothing created", async () => {
+      // Debian 13 ships podman 5; an older one is simulated by a `podman` earlier on PATH (/usr/local/bin
+      // comes before /usr/bin for SSH sessions and sudo alike) that reports 4.3.1 and runs the real one.
+      const before = await sh(host, "cat /etc/subuid /etc/subgid; getent passwd | wc -l");
+      const shim = "#!/bin/sh\\n[ \"$1\" = --version ] && { echo \"podman version 4.3.1\"; exit 0; }\\nexec /usr/bin/podman \"$@\"\\n";
+      await sh(host, `printf '${shim}' | sudo tee /usr/local/bin/podman >/dev/null && sudo chmod 0755 /usr/local/bin/podman`);
+      let msg = "";
+      try {
+        assert.match(await sh(host, "podman --version"), /4\.3\.1/);
+        const other = { https: await freePort(), http: await freePort() };
+        const p = await siteStack(host, other, { systemUser: { value: "flagun3" }, serviceName: { value: "flagun-web3" } }, "oldpodman");
+        await assert.rejects(p.stack.up(), (e: Error) => ((msg = e.message), /podman 4\.3\.1 is too old: need >= 4\.4/.test(e.message)));
+      } finally {
+        await sh(host, "sudo rm -f /usr/local/bin/podman");
+      }
+      assert.equal((await host.run("getent passwd flagun3")).code, 2, "user flagun3 was created");
+      assert.equal((await host.run("test -e /opt/flagun3 || test -e /var/tmp/flagun-rosupod || test -e /var/log/flagun-web3")).code, 1, "something was created");
+      assert.equal(await sh(host, "cat /etc/subuid /etc/subgid; getent passwd | wc -l"), before, "subuid/subgid/passwd changed");
+      return firstLine(msg, /too old/);
+    });
+
     // ---------------------------------------------------------------------------------------------
     const env = cliEnv(s);
     let recoveryNotes = "";
