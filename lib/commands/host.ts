@@ -12,7 +12,7 @@ export function preflight(p: Privilege): string {
     p.adminUser === "root"
       ? '[ "$(id -u)" = 0 ] || fail "connected user is not root"'
       : 'sudo -n true 2>/dev/null || fail "user $(id -un) needs passwordless sudo (or connect as root)"',
-    "for c in podman systemctl loginctl useradd usermod userdel runuser curl newuidmap newgidmap; do",
+    "for c in podman systemctl loginctl useradd usermod userdel runuser flock curl newuidmap newgidmap; do",
     '  command -v "$c" >/dev/null 2>&1 || fail "$c not found: the host needs podman >= 4.4, uidmap, systemd and curl"',
     "done",
     "v=$(podman --version | awk '{print $NF}')",

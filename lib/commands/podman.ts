@@ -54,9 +54,21 @@ export interface BuildArgs {
 /** The uid/gid the image's processes run as; the unit maps it to the system user (UserNS=keep-id). */
 export const CONTAINER_UID = 1000;
 
-/** Copy the uploaded context into the user's home and `podman build` it there as the user. */
+/** How long a build waits for another build of the same user (e.g. one orphaned by a killed `pulumi up`). */
+export const BUILD_LOCK_WAIT_S = 1800;
+
+/**
+ * Copy the uploaded context into the user's home and `podman build` it there as the user.
+ * Builds of one user are serialised by a lock that this root shell holds for the whole build (fd 9, closed
+ * for the user's processes: podman's long-lived rootless pause process must not inherit it):
+ * a build orphaned on the host by an interrupted `pulumi up` keeps running after the SSH session is gone,
+ * and a second build would delete its context and leave a dangling image. The tag is the content hash,
+ * so when the image already exists (the orphan finished it) nothing is built.
+ */
 export function buildImage(p: Privilege, l: Layout, b: BuildArgs): string {
-  const ctx = `${l.home}/.cache/flagun-build`;
+  const cache = `${l.home}/.cache`;
+  const ctx = `${cache}/flagun-build`;
+  const lock = `${cache}/flagun-build.lock`;
   const build = script(
     `podman build --quiet --format docker --pull=${b.offline ? "never" : "missing"} --build-arg ${q(`BASE_IMAGE=${b.baseImage}`)} --build-arg APP_UID=${CONTAINER_UID} -t ${q(b.ref)} -f ${q(`${ctx}/Containerfile`)} ${q(ctx)}`,
     `rm -rf ${q(ctx)}`,
@@ -64,13 +76,19 @@ export function buildImage(p: Privilege, l: Layout, b: BuildArgs): string {
   return asRoot(
     p,
     script(
-      `rm -rf ${q(ctx)}`,
-      `mkdir -p ${q(`${l.home}/.cache`)}`,
-      `cp -R ${q(b.stage)} ${q(ctx)}`,
-      `chown -R ${q(l.user)}:${q(l.user)} ${q(`${l.home}/.cache`)}`,
-      asUserFromRoot(l.user, build),
+      `mkdir -p ${q(cache)}`,
+      `exec 9>${q(lock)}`,
+      `flock -w ${BUILD_LOCK_WAIT_S} 9 || { echo "another image build of ${l.user} held ${lock} for ${BUILD_LOCK_WAIT_S} s" >&2; exit 1; }`,
+      `if ${asUserFromRoot(l.user, `podman image exists ${q(b.ref)}`)} 9>&-; then`,
+      `  echo "image ${b.ref} exists (same content hash): not rebuilt"`,
+      "else",
+      `  rm -rf ${q(ctx)}`,
+      `  cp -R ${q(b.stage)} ${q(ctx)}`,
+      `  chown -R ${q(l.user)}:${q(l.user)} ${q(cache)}`,
+      `  ${asUserFromRoot(l.user, build)} 9>&-`,
+      `  echo "built ${b.ref}"`,
+      "fi",
       `rm -rf ${q(b.stage)}`,
-      `echo "built ${b.ref}"`,
     ),
   );
 }

@@ -28,12 +28,33 @@ export function sectionBlock(title: string): string[] {
 interface Shell {
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** The operator's ~/.pulumi and ~/.ssh, mounted over ours for each line. */
+  pulumiDir: string;
+  sshDir: string;
 }
 
-/** Runs one line in bash; resolves with the exit code and output. `stopAfterS` ends followers (`-f`). */
+/**
+ * Runs one line in bash; resolves with the exit code and output. `stopAfterS` ends followers (`-f`).
+ * Pulumi's `file://~` and OpenSSH's `~/.ssh` come from the passwd entry, not $HOME, so the operator's
+ * directories are bind-mounted over this user's in a private mount namespace (needs root, like the VM):
+ * the lines run as written, and this machine's own ~/.pulumi and ~/.ssh are never touched.
+ */
 function run(sh: Shell, line: string, stopAfterS?: number): Promise<{ code: number | null; out: string }> {
+  const home = os.userInfo().homedir;
+  const wrapper = [
+    "set -e",
+    "mount --make-rprivate /",
+    `mount --bind "$1" ${home}/.pulumi`,
+    `mount --bind "$2" ${home}/.ssh`,
+    'exec bash -o pipefail -c "$3"',
+  ].join("\n");
   return new Promise((resolve) => {
-    const child = spawn("bash", ["-o", "pipefail", "-c", line], { cwd: sh.cwd, env: sh.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const child = spawn("unshare", ["--mount", "--", "bash", "-c", wrapper, "_", sh.pulumiDir, sh.sshDir, line], {
+      cwd: sh.cwd,
+      env: sh.env,
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));
@@ -57,23 +78,19 @@ test("README: use it on your server, operate it, uninstall it (pulumi CLI, line 
   const host: TestHost = await startHost({ name: `operator-${process.pid}`, forwardPorts: [ports.https, ports.http] });
   t.after(() => host.stop());
 
-  // The operator's machine: a fresh HOME with their SSH key and the host's pinned key in known_hosts.
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), "flagun-operator-home-"));
-  fs.mkdirSync(path.join(home, ".ssh"), { mode: 0o700 });
-  fs.writeFileSync(path.join(home, ".ssh", "id_ed25519"), host.privateKey, { mode: 0o600 });
-  fs.writeFileSync(path.join(home, ".ssh", "known_hosts"), `[127.0.0.1]:${host.sshPort} ${host.hostKey}\n`);
-  // OpenSSH finds ~/.ssh through the passwd entry, not $HOME: an exported bash function points the pasted
-  // `ssh` commands at this HOME's config (the key and known_hosts above), as they would be on an operator's machine.
-  fs.writeFileSync(path.join(home, ".ssh", "config"), `IdentityFile ${home}/.ssh/id_ed25519\nUserKnownHostsFile ${home}/.ssh/known_hosts\nStrictHostKeyChecking yes\nBatchMode yes\n`);
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    HOME: home,
-    PULUMI_CONFIG_PASSPHRASE: "operator-test",
-    PULUMI_SKIP_CONFIRMATIONS: "true",
-    "BASH_FUNC_ssh%%": `() { command ssh -F ${home}/.ssh/config "$@"; }`,
-  };
+  // The operator's machine: their SSH key, the host's pinned key in known_hosts, an empty ~/.pulumi.
+  assert.equal(process.getuid?.(), 0, "this test needs root (a private mount namespace for the operator's ~/.pulumi and ~/.ssh)");
+  const op = fs.mkdtempSync(path.join(os.tmpdir(), "flagun-operator-"));
+  const sshDir = path.join(op, "ssh");
+  const pulumiDir = path.join(op, "pulumi");
+  fs.mkdirSync(sshDir, { mode: 0o700 });
+  fs.mkdirSync(pulumiDir, { mode: 0o700 });
+  for (const d of [".ssh", ".pulumi"]) fs.mkdirSync(path.join(os.userInfo().homedir, d), { recursive: true, mode: 0o700 });
+  fs.writeFileSync(path.join(sshDir, "id_ed25519"), host.privateKey, { mode: 0o600 });
+  fs.writeFileSync(path.join(sshDir, "known_hosts"), `[127.0.0.1]:${host.sshPort} ${host.hostKey}\n`);
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: os.userInfo().homedir, PULUMI_CONFIG_PASSPHRASE: "operator-test", PULUMI_SKIP_CONFIRMATIONS: "true" };
   for (const k of ["PULUMI_BACKEND_URL", "PULUMI_HOME", "PULUMI_ACCESS_TOKEN", "SSH_AUTH_SOCK"]) delete env[k];
-  const sh: Shell = { cwd: copyProject(), env };
+  const sh: Shell = { cwd: copyProject(), env, pulumiDir, sshDir };
 
   const lines = sectionBlock("Use it on your server");
   const placeholders: [string, string][] = [
@@ -102,7 +119,7 @@ test("README: use it on your server, operate it, uninstall it (pulumi CLI, line 
       const out = await ok(sh, c);
       if (c.startsWith("ssh-keyscan")) assert.ok(out.includes(host.hostKey), `ssh-keyscan printed the host key:\n${out}`);
     }
-    assert.ok(fs.existsSync(path.join(home, ".pulumi", "credentials.json")), "pulumi login --local wrote ~/.pulumi");
+    assert.ok(fs.existsSync(path.join(pulumiDir, "credentials.json")), "pulumi login --local wrote ~/.pulumi");
     // Test host additions (not in the README): forwarded ports, offline base image, CA bundle for pip.
     await ok(sh, `pulumi config set httpsPort ${ports.https} && pulumi config set httpPort ${ports.http}`);
     await ok(sh, `pulumi config set baseImageArchive ${baseImageArchive()}`);

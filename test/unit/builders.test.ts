@@ -123,3 +123,18 @@ test("quadlet unit: ports, read-only mounts, secret as a file, restart on failur
   }
   assert.ok(!/SECRET_KEY=/.test(u), "no secret value in the unit");
 });
+
+test("image build: serialised by a lock taken before the context is touched; an existing tag is not rebuilt", () => {
+  const cmd = podman.buildImage(p, l, { stage: "/var/tmp/x/b", ref: "localhost/flagun-web:abc", baseImage: "b:1", offline: true });
+  const at = (s: string) => {
+    const i = cmd.indexOf(s);
+    assert.ok(i >= 0, `missing: ${s}`);
+    return i;
+  };
+  assert.ok(at("exec 9>/opt/flagun/.cache/flagun-build.lock") < at(`flock -w ${podman.BUILD_LOCK_WAIT_S} 9 ||`));
+  assert.ok(at("flock -w") < at("podman image exists localhost/flagun-web:abc"));
+  assert.ok(at("podman image exists") < at("rm -rf /opt/flagun/.cache/flagun-build"));
+  assert.ok(at("not rebuilt") < at("podman build --quiet"));
+  // Both user commands close the lock fd, so no long-lived podman process can keep the lock.
+  assert.equal(cmd.match(/ 9>&-/g)?.length, 2);
+});
