@@ -139,3 +139,24 @@ export function pulumiCli(s: SiteStack, args: string[], timeoutMs = 30 * 60 * 10
     });
   });
 }
+
+/** After `destroy`: nothing of ours on the host (user, group, home, id ranges, linger, logs, stage, runtime
+ * dir, any file or process of the uid). Throws naming what is left; returns a one-line figure. */
+export async function assertUninstalled(host: TestHost, user: string, uid: number, logPath = "/var/log/flagun-web"): Promise<string> {
+  const checks = [
+    `getent passwd ${user}`,
+    `getent group ${user}`,
+    `test -e /opt/${user}`,
+    `grep -q '^${user}:' /etc/subuid /etc/subgid`,
+    `test -e /var/lib/systemd/linger/${user}`,
+    `test -e ${logPath}`,
+    "test -e /var/tmp/flagun-rosupod",
+    `test -e /run/user/${uid}`,
+  ];
+  for (const c of checks) if ((await host.run(c)).code === 0) throw new Error(`still there after destroy: ${c}`);
+  const owned = (await sh(host, `sudo find / -xdev \\( -uid ${uid} -o -gid ${uid} \\) -print 2>/dev/null | head -20`)).trim();
+  if (owned) throw new Error(`files of uid ${uid} left:\n${owned}`);
+  const procs = (await sh(host, `pgrep -u ${uid} || true`)).trim();
+  if (procs) throw new Error(`processes of uid ${uid} left: ${procs}`);
+  return `${checks.length} user/path checks gone; files of uid/gid ${uid}: 0; processes: 0`;
+}

@@ -1,11 +1,11 @@
-// Issue "Prove it": robustness end to end on one VM and one main stack.
-//   1. hostile config (>= 25 values) rejected at preview, naming the key, with no SSH session on the host;
-//   2. host identity: unreachable host, wrong SSH key, host without Podman (nothing created);
-//   3. first provisioning interrupted (SIGINT, then SIGKILL) during the image build, recovered, converged;
-//   4. TLS scan with sslscan;
-//   5. SSH restarted while an up runs, the next up converges;
-//   6. destroy after all that leaves nothing behind.
-// Ends with one results table (lines starting with `# `).
+// Issue "Prove it", end to end on one VM and one main stack; step names carry the issue's item numbers:
+//   3. hostile config (>= 25 values) rejected at preview, naming the key, with no SSH session on the host;
+//   4. host identity: unreachable host, wrong SSH key, wrong pinned host key, no Podman, Podman < 4.4;
+//   2. first provisioning interrupted (SIGINT, then SIGKILL) during the image build, recovered, converged;
+//   7. TLS scan with sslscan; 5. secrets grep; 6. least privilege; 1. reboot;
+//   2. SSH dropped while an up runs, the next up converges;
+//   8. destroy after all that leaves nothing behind.
+// Ends with one results table (lines starting with `# `), copied into the README.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -13,7 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { execFileSync, spawn } from "node:child_process";
 import { freePort, startHost, TestHost } from "../host/vm";
-import { SiteStack, asUserPrefix, cliEnv, httpsGet, pulumiCli, sh, siteStack, waitFor } from "./harness";
+import { SiteStack, asUserPrefix, assertUninstalled, cliEnv, httpsGet, pulumiCli, readTree, sh, siteStack, waitFor } from "./harness";
 
 const log = (m: string) => console.log(`# ${new Date().toISOString().slice(11, 19)} ${m}`);
 const firstLine = (s: string, re: RegExp) => (s.split("\n").find((l) => re.test(l)) ?? "").trim().slice(0, 140);
@@ -29,6 +29,8 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
   const url = `https://127.0.0.1:${ports.https}/`;
   const out: Record<string, any> = {};
   const results: [string, string, boolean][] = [];
+  /** Everything `up`/`preview` printed in this run, grepped for secrets in step 5. */
+  let printed = "";
 
   /** A subtest whose body returns its figure; pass/fail and the figure go into the results table. */
   const step = (name: string, fn: () => Promise<string>) =>
@@ -46,7 +48,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
 
   try {
     // ---------------------------------------------------------------------------------------------
-    await step("1 hostile config rejected at preview, key named, no SSH session", async () => {
+    await step("3 hostile config rejected at preview, key named, no SSH session", async () => {
       const hostsOk = [{ name: "vm", address: "127.0.0.1", port: host.sshPort, user: host.user, hostKey: host.hostKey }];
       const hostsWith = (patch: Record<string, unknown>) => JSON.stringify([{ ...hostsOk[0], ...patch }]);
       // [key set, value, key the message must name (default: the key set)]
@@ -129,7 +131,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
     });
 
     // ---------------------------------------------------------------------------------------------
-    await step("2a unreachable host (closed 127.0.0.1 port)", async () => {
+    await step("4a unreachable host (closed 127.0.0.1 port)", async () => {
       const closed = await freePort();
       const hosts = JSON.stringify([{ name: "vm", address: "127.0.0.1", port: closed, user: host.user, hostKey: host.hostKey }]);
       const u = await siteStack(host, ports, { hosts: { value: hosts } }, "unreachable");
@@ -139,7 +141,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       return `failed after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${firstLine(msg, /refused|dial/i)}`;
     });
 
-    await step("2b wrong SSH key (fresh ed25519)", async () => {
+    await step("4b wrong SSH key (fresh ed25519)", async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flagun-wrongkey-"));
       execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "wrong", "-f", path.join(dir, "id")]);
       const w = await siteStack(host, ports, { sshPrivateKey: { value: fs.readFileSync(path.join(dir, "id"), "utf8"), secret: true } }, "wrongkey");
@@ -150,7 +152,22 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       return `failed after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${firstLine(msg, /authenticat|handshake/i)}`;
     });
 
-    await step("2c host without podman: preflight error, nothing created", async () => {
+    await step("4c wrong pinned host key (another valid ed25519 key)", async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flagun-wronghostkey-"));
+      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", path.join(dir, "k")]);
+      const other = fs.readFileSync(path.join(dir, "k.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ");
+      const hosts = JSON.stringify([{ name: "vm", address: "127.0.0.1", port: host.sshPort, user: host.user, hostKey: other }]);
+      const w = await siteStack(host, ports, { hosts: { value: hosts } }, "wronghostkey");
+      const before = await sessions();
+      let msg = "";
+      await assert.rejects(w.stack.up(), (e: Error) => ((msg = e.message), /host key/i.test(e.message)));
+      const after = await sessions();
+      // The key is checked before authentication: no login happened (the counting query is the +1).
+      assert.ok(after - before <= 1, `a login happened with a wrong host key (${before} -> ${after})`);
+      return `${firstLine(msg, /host key/i)}; sshd logins ${before} -> ${after} (+1 = the counting one)`;
+    });
+
+    await step("4d host without podman: preflight error, nothing created", async () => {
       const subBefore = await sh(host, "cat /etc/subuid /etc/subgid; getent passwd | wc -l");
       await sh(host, "sudo mv /usr/bin/podman /usr/bin/podman.off");
       let msg = "";
@@ -168,7 +185,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       return firstLine(msg, /podman[^\n]*not found/);
     });
 
-    await step("2d host with podman < 4.4: preflight error, nothing created", async () => {
+    await step("4e host with podman < 4.4: preflight error, nothing created", async () => {
       // Debian 13 ships podman 5; an older one is simulated by a `podman` earlier on PATH (/usr/local/bin
       // comes before /usr/bin for SSH sessions and sudo alike) that reports 4.3.1 and runs the real one.
       const before = await sh(host, "cat /etc/subuid /etc/subgid; getent passwd | wc -l");
@@ -192,13 +209,14 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
     // ---------------------------------------------------------------------------------------------
     const env = cliEnv(s);
     let recoveryNotes = "";
-    await step("3a first up interrupted during the image build (SIGINT, then SIGKILL)", async () => {
+    await step("2a first up interrupted during the image build (SIGINT, then SIGKILL)", async () => {
       log("pulumi up (CLI, to be interrupted)");
       const child = spawn("pulumi", ["up", "--yes", "--non-interactive", "--skip-preview", "--stack", "e2e"], { cwd: s.workDir, env, detached: true });
       let text = "";
       const logFile = path.join(os.tmpdir(), `robust-interrupted-up-${process.pid}.log`);
       const onData = (d: Buffer) => {
         text += d.toString();
+        printed += d.toString();
         fs.appendFileSync(logFile, d);
       };
       child.stdout.on("data", onData);
@@ -250,7 +268,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       }
     });
 
-    await step("3b recovery: cancel, clear pending creates", async () => {
+    await step("2b recovery: cancel, clear pending creates", async () => {
       // What the file backend needs after a killed `pulumi up`:
       //  - the stack lock the killed CLI held (.pulumi/locks/...) must go: `pulumi cancel` does that for the
       //    file backend (if it does not, we remove the lock file and say so in the figure);
@@ -280,10 +298,10 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       return recoveryNotes;
     });
 
-    await step("3c re-run up converges: Hello, World!, one subuid/subgid line, one container, expected images", async () => {
+    await step("2c re-run up converges: Hello, World!, one subuid/subgid line, one container, expected images", async () => {
       log("pulumi up (resume)");
       const t0 = Date.now();
-      const up = await s.stack.up({ onOutput: (o) => process.stdout.write(o.replace(/^/gm, "#   ")) });
+      const up = await s.stack.up({ onOutput: (o) => ((printed += o), process.stdout.write(o.replace(/^/gm, "#   "))) });
       const upS = (Date.now() - t0) / 1000;
       Object.assign(out, up.outputs);
       const vm = out.hosts.value.vm;
@@ -302,7 +320,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       assert.match(containers[0], /^flagun-web Up/);
       const builds = (await sh(host, "ps -eo args | grep -c '^[p]odman build' || true")).trim();
       assert.equal(builds, "0", "a podman build is still running");
-      const noop = await s.stack.preview();
+      const noop = await s.stack.preview({ onOutput: (o) => (printed += o) });
       const changes = Object.entries(noop.changeSummary ?? {}).filter(([k]) => k !== "same");
       assert.deepEqual(changes, [], JSON.stringify(noop.changeSummary));
       // Last, so every other check above has run: the images are exactly the base and the service image.
@@ -317,7 +335,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
     });
 
     // ---------------------------------------------------------------------------------------------
-    await step("4 TLS scan (sslscan on this machine, 127.0.0.1 only)", async () => {
+    await step("7 TLS scan (sslscan on this machine, 127.0.0.1 only)", async () => {
       const scan = execFileSync("sslscan", ["--no-colour", "--show-certificate", `127.0.0.1:${ports.https}`], { encoding: "utf8", timeout: 180000 });
       fs.writeFileSync(path.join(os.tmpdir(), `robust-sslscan-${process.pid}.txt`), scan);
       for (const p of ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1"]) assert.match(scan, new RegExp(`${p.replace(".", "\\.")}\\s+disabled`), `${p} must be disabled`);
@@ -343,8 +361,49 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       return `SSLv2/3, TLS1.0/1.1 disabled; TLS1.2/1.3 enabled; ${accepted.length} suites: ${ciphers}; SANs: ${sans}; ${compression}; ${reneg}`;
     });
 
+    await step("5 secrets never in clear: state, up/preview output, podman inspect, unit files, journal", async () => {
+      const u = asUserPrefix(user, out.hosts.value.vm.uid);
+      const appSecret = (await sh(host, `${u} podman exec flagun-web cat /run/secrets/app_secret_key`)).trim();
+      assert.ok(appSecret.length >= 32, "the app secret is mounted in the container");
+      const pemBody = (pem: string) => pem.split("\n").filter((l) => l && !l.startsWith("-----")).join("");
+      const needles: [string, string][] = [
+        ["app secret", appSecret],
+        ["TLS key", pemBody(await sh(host, `sudo cat /opt/${user}/site/config/tls/key.pem`)).slice(0, 40)],
+        ["SSH key", pemBody(host.privateKey).slice(0, 40)],
+      ];
+      const places: [string, string][] = [
+        ["state", readTree(s.stateDir)],
+        ["up/preview output", printed],
+        ["podman inspect, secret inspect, unit files", await sh(host, `${u} sh -c 'podman inspect flagun-web; podman secret inspect flagun-web-secret-key; cat ~/.config/containers/systemd/* ~/.config/systemd/user/*'`)],
+        ["journal", await sh(host, "sudo journalctl --no-pager -o cat")],
+        ["logs", await sh(host, "sudo sh -c 'cat /var/log/flagun-web/*/*.log'")],
+      ];
+      for (const [what, needle] of needles) for (const [where, text] of places) assert.ok(!text.includes(needle), `${what} in ${where}`);
+      return `3 secrets x ${places.length} places (${places.map(([w, t]) => `${w} ${Math.round(t.length / 1024)} KiB`).join(", ")}): 0 hits`;
+    });
+
+    await step("6 least privilege: key 0600 of the user, no password, no sudo, nothing of ours as root, no caps", async () => {
+      assert.equal((await sh(host, `sudo stat -c '%a %U' /opt/${user}/site/config/tls/key.pem`)).trim(), `600 ${user}`);
+      assert.equal((await sh(host, `sudo stat -c '%a %U' /opt/${user}`)).trim(), `700 ${user}`);
+      assert.equal((await sh(host, `getent passwd ${user} | cut -d: -f7`)).trim(), "/usr/sbin/nologin");
+      assert.match(await sh(host, `sudo passwd -S ${user}`), new RegExp(`^${user} L `));
+      assert.match((await host.run(`sudo sudo -l -U ${user}`)).stdout, /not allowed/);
+      const procs = (await sh(host, "ps -eo user:32,args")).split("\n").filter((l) => /podman|conmon|nginx|gunicorn|flagun|pasta|rootlessport|catatonit/.test(l) && !/ps -eo/.test(l));
+      assert.ok(procs.length > 0);
+      for (const p of procs) assert.ok(p.startsWith(user), `runs as ${p.split(/\s+/)[0]}: ${p}`);
+      const inspect = (await sh(host, `${asUserPrefix(user, out.hosts.value.vm.uid)} podman inspect --format '{{.EffectiveCaps}} {{.HostConfig.SecurityOpt}} {{.HostConfig.ReadonlyRootfs}}' flagun-web`)).trim();
+      assert.match(inspect, /^\[\] .*no-new-privileges.* true$/);
+      return `key 600 ${user}, home 700, shell nologin, password locked, no sudo; ${procs.length} processes, all ${user}; caps/secopt/read-only root: ${inspect}`;
+    });
+
+    await step("1 reboot: serving again with no command from us", async () => {
+      const sshBack = await host.reboot();
+      const firstOk = await waitFor("serving after reboot", 300, async () => (await httpsGet(url, out.certificatePem.value).catch(() => ({ status: 0 }))).status === 200);
+      return `SSH back ${sshBack.toFixed(1)} s after reboot; first 200 ${firstOk.toFixed(1)} s after SSH was back`;
+    });
+
     // ---------------------------------------------------------------------------------------------
-    await step("5 SSH dropped while a config-change up runs (ssh restart + ss -K); the next up converges", async () => {
+    await step("2d SSH dropped while a config-change up runs (ssh restart + ss -K); the next up converges", async () => {
       // `systemctl restart ssh` alone keeps established sessions (ssh.service has KillMode=process), so the
       // in-flight commands would not notice; `ss -K` then closes every established TCP connection to port 22
       // in the guest. Run by systemd-run so it outlives the SSH session that starts it.
@@ -387,26 +446,11 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
     });
 
     // ---------------------------------------------------------------------------------------------
-    await step("6 destroy after interrupted+resumed provisioning leaves nothing", async () => {
+    await step("8 destroy after interrupted+resumed provisioning leaves nothing", async () => {
       const uid = out.hosts.value.vm.uid;
       log("pulumi destroy");
       await s.stack.destroy();
-      const gone = async (cmd: string) => assert.notEqual((await host.run(cmd)).code, 0, `still there: ${cmd}`);
-      const checks = [
-        `getent passwd ${user}`,
-        `getent group ${user}`,
-        `test -e /opt/${user}`,
-        `grep -q '^${user}:' /etc/subuid /etc/subgid`,
-        `test -e /var/lib/systemd/linger/${user}`,
-        "test -e /var/log/flagun-web",
-        "test -e /var/tmp/flagun-rosupod",
-        `test -e /run/user/${uid}`,
-      ];
-      for (const c of checks) await gone(c);
-      const owned = (await sh(host, `sudo find / -xdev \\( -uid ${uid} -o -gid ${uid} \\) -print 2>/dev/null | head -20`)).trim();
-      assert.equal(owned, "", `files of uid ${uid} left`);
-      assert.equal((await sh(host, `pgrep -u ${uid} || true`)).trim(), "");
-      return `${checks.length} path/user checks gone, find -uid/-gid ${uid}: 0 files, 0 processes`;
+      return await assertUninstalled(host, user, uid);
     });
   } finally {
     console.log("# ---------------------------------------------------------------------------------------");

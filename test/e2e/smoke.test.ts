@@ -1,5 +1,6 @@
 // Toolchain smoke test: the CLI, the nodejs SDK and the three providers against the real VM, through
-// the Automation API with an inline program. Also: a wrong pinned host key makes `up` fail.
+// the Automation API with an inline program. (Host identity failures are proven with the real program in
+// robustness.test.ts.)
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -10,20 +11,20 @@ import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { remote } from "@pulumi/command";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
-import { freePort, startHost } from "../host/vm";
+import { startHost } from "../host/vm";
 
 test("smoke: remote command with pinned host key, tls key, random password", { timeout: 20 * 60 * 1000 }, async (t) => {
   const host = await startHost({ name: `smoke-${process.pid}` });
   t.after(() => host.stop());
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "flagun-smoke-"));
-  const stackFor = (hostKey: string, name: string, conn: { port?: number; privateKey?: string } = {}) =>
+  const stackFor = (hostKey: string, name: string) =>
     LocalWorkspace.createOrSelectStack(
       {
         stackName: name,
         projectName: "flagun-smoke",
         program: async () => {
           const cmd = new remote.Command("uname", {
-            connection: { host: "127.0.0.1", port: conn.port ?? host.sshPort, user: host.user, privateKey: pulumi.secret(conn.privateKey ?? host.privateKey), hostKey, dialErrorLimit: 2, perDialTimeout: 10 },
+            connection: { host: "127.0.0.1", port: host.sshPort, user: host.user, privateKey: pulumi.secret(host.privateKey), hostKey, dialErrorLimit: 2, perDialTimeout: 10 },
             create: "uname -a; id -un",
           });
           const key = new tls.PrivateKey("key", { algorithm: "ED25519" });
@@ -41,29 +42,6 @@ test("smoke: remote command with pinned host key, tls key, random password", { t
     assert.match(up.outputs.publicKey.value, /^ssh-ed25519 AAAA/);
     assert.equal(up.outputs.pwLength.value, 24);
     assert.equal(up.outputs.pwLength.secret, true);
-    await stack.destroy();
-  });
-
-  await t.test("a wrong pinned host key makes up fail", async () => {
-    const wrong = (await import("node:crypto")).generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "der" });
-    // An OpenSSH-format ed25519 public key that is not the host's.
-    const blob = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from("ssh-ed25519"), Buffer.from([0, 0, 0, 32]), wrong.subarray(-32)]);
-    const stack = await stackFor(`ssh-ed25519 ${blob.toString("base64")}`, "wrongkey");
-    await assert.rejects(stack.up(), /host key|handshake|ssh/i);
-    await stack.destroy();
-  });
-
-  await t.test("an unreachable host gives one clear error", async () => {
-    const stack = await stackFor(host.hostKey, "unreachable", { port: await freePort() });
-    await assert.rejects(stack.up(), /ssh deploy@127\.0\.0\.1:\d+: .*(ECONNREFUSED|connect).*after 2 attempt/s);
-    await stack.destroy();
-  });
-
-  await t.test("a wrong SSH key gives one clear error", async () => {
-    const { privateKey } = (await import("node:crypto")).generateKeyPairSync("rsa", { modulusLength: 2048 });
-    const pem = privateKey.export({ type: "pkcs1", format: "pem" }).toString();
-    const stack = await stackFor(host.hostKey, "wrongkey-auth", { privateKey: pem });
-    await assert.rejects(stack.up(), /authentication methods failed/);
     await stack.destroy();
   });
 });
