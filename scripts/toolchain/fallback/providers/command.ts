@@ -7,7 +7,7 @@ import * as path from "path";
 import { Client, ConnectConfig, SFTPWrapper } from "ssh2";
 import { Props, changedKeys, isArchive, isAsset, unwrap } from "./wire";
 
-interface Connection {
+export interface Connection {
   host: string;
   port?: number;
   user?: string;
@@ -27,10 +27,24 @@ function hostKeyBlob(pinned: string): Buffer {
   return Buffer.from(parts.length > 1 ? parts[1] : parts[0], "base64");
 }
 
+const where = (c: Connection) => `ssh ${c.user ?? "root"}@${c.host}:${c.port ?? 22}`;
+const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/** One connection attempt, bounded by perDialTimeout (ssh2's readyTimeout covers TCP connect, key exchange
+ * and authentication; 0 means no limit, as in the official provider). It always settles: ssh2 reports most
+ * failures as 'error', but a server that closes the connection after its banner (sshd under load, MaxStartups,
+ * `ss -K`) only produces 'close', which used to leave the dial, and so the RPC, waiting forever. */
 function dialOnce(c: Connection): Promise<Client> {
   return new Promise((resolve, reject) => {
     const client = new Client();
     let mismatch = false;
+    let settled = false;
+    const fail = (e: Error) => {
+      if (settled) return;
+      settled = true;
+      client.destroy(); // a half-open attempt must not linger (or reach 'ready' later) while we retry
+      reject(mismatch ? new HostKeyMismatch(`handshake failed: host key mismatch for ${c.host}:${c.port ?? 22} (pinned ${c.hostKey?.slice(0, 40)}...)`) : e);
+    };
     const cfg: ConnectConfig = {
       host: c.host,
       port: c.port ?? 22,
@@ -47,47 +61,82 @@ function dialOnce(c: Connection): Promise<Client> {
         return !mismatch;
       },
     };
-    client.on("ready", () => resolve(client));
-    client.on("error", (e) => reject(mismatch ? new HostKeyMismatch(`ssh: handshake failed: host key mismatch for ${c.host}:${c.port ?? 22} (pinned ${c.hostKey?.slice(0, 40)}...)`) : e));
-    client.connect(cfg);
+    client.on("ready", () => {
+      if (settled) return void client.end();
+      settled = true;
+      resolve(client);
+    });
+    // Kept for the client's whole life: ssh2 also emits 'error' after 'ready' (ECONNRESET, keepalive timeout),
+    // and an 'error' event nobody listens to is an uncaught exception. withSsh adds its own listener to fail the RPC.
+    client.on("error", fail);
+    client.on("close", () => fail(new Error("connection closed by the server during the SSH handshake")));
+    client.connect(cfg); // throws synchronously on e.g. an unparsable key: the executor turns that into a rejection
   });
 }
 
-/** Dial with retries like the official provider (dialErrorLimit, perDialTimeout); a wrong host key or auth never retries. */
+/** Dial with retries like the official provider: up to dialErrorLimit attempts (-1: no limit), each bounded
+ * by perDialTimeout, waiting 100 ms, x1.5 per retry, at most 5 s in between. Only the connection phase is
+ * retried (nothing has run on the host yet); a wrong host key or a refused login fails at once. */
 async function dial(c: Connection): Promise<Client> {
   const limit = c.dialErrorLimit ?? 10;
   for (let attempt = 1; ; attempt++) {
     try {
       return await dialOnce(c);
     } catch (e: any) {
-      const fatal = e instanceof HostKeyMismatch || /authentication methods failed/i.test(String(e?.message));
-      if (fatal || (limit >= 0 && attempt >= limit)) throw new Error(`ssh ${c.user ?? "root"}@${c.host}:${c.port ?? 22}: ${e?.message ?? e} (after ${attempt} attempt(s))`);
-      await new Promise((r) => setTimeout(r, Math.min(attempt, 5) * 1000));
+      const fatal = e instanceof HostKeyMismatch || /authentication methods failed/i.test(messageOf(e));
+      if (fatal || (limit >= 0 && attempt >= limit)) throw new Error(`${where(c)}: ${messageOf(e)} (after ${attempt} attempt(s))`);
+      await new Promise((r) => setTimeout(r, Math.min(100 * 1.5 ** (attempt - 1), 5000)));
     }
   }
 }
 
-async function withSsh<T>(conn: Connection, fn: (c: Client) => Promise<T>): Promise<T> {
+/** A non-zero exit of the remote command: reported as is (the command's own failure, not an SSH one). */
+class CommandFailed extends Error {}
+
+/** Adds an 'error' listener to an ssh2 object (channel, its stderr, sftp) for its whole life; errors fail the RPC. */
+type Guard = <E extends NodeJS.EventEmitter>(emitter: E, what: string) => E;
+
+/** Runs fn on a fresh connection and always settles with a clear `ssh user@host:port: cause` error. After
+ * 'ready', a dropped connection surfaces as a Client 'error'/'close' event, and does not always reach the
+ * pending call (an sftp request sent after the drop is never answered; an exec channel just closes without an
+ * exit status), so fn races against the connection's end. Nothing is retried here: the command may have run. */
+async function withSsh<T>(conn: Connection, fn: (c: Client, guard: Guard) => Promise<T>): Promise<T> {
   const client = await dial(conn);
+  let fail!: (e: Error) => void;
+  const failed = new Promise<never>((_, reject) => (fail = reject)); // handled: Promise.race below subscribes at once
+  const guard: Guard = (emitter, what) => emitter.on("error", (e: Error) => fail(new Error(`${what}: ${e.message}`)));
+  let cause = "";
+  client.on("error", (e) => {
+    cause ||= `: ${e.message}`;
+    fail(new Error(`connection lost${cause}`));
+  });
+  client.on("close", () => fail(new Error(`connection lost${cause || ": closed by the server"}`)));
   try {
-    return await fn(client);
+    return await Promise.race([fn(client, guard), failed]);
+  } catch (e) {
+    if (e instanceof CommandFailed) throw e;
+    throw new Error(`${where(conn)}: ${messageOf(e)}`);
   } finally {
     client.end();
   }
 }
 
-function exec(client: Client, cmd: string, stdin: string | undefined, env: Record<string, string> | undefined): Promise<{ stdout: string; stderr: string }> {
+function exec(client: Client, guard: Guard, cmd: string, stdin: string | undefined, env: Record<string, string> | undefined): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     client.exec(cmd, { env }, (err, stream) => {
       if (err) return reject(err);
+      guard(stream, "channel");
+      guard(stream.stderr, "channel stderr");
       let stdout = "";
       let stderr = "";
       stream.on("data", (d: Buffer) => (stdout += d.toString()));
       stream.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-      stream.on("close", (code: number | null, signal?: string) => {
+      stream.on("close", (code: number | null | undefined, signal?: string) => {
         const out = { stdout: stdout.replace(/\n$/, ""), stderr: stderr.replace(/\n$/, "") };
-        if (code === 0) resolve(out);
-        else reject(new Error(`Process exited with status ${code ?? signal}\nstdout: ${out.stdout}\nstderr: ${out.stderr}`));
+        if (code === 0) return resolve(out);
+        // Neither status nor signal: the channel (or the connection) went away while the command ran.
+        if (code == null && !signal) return reject(new Error(`channel closed without an exit status while the command ran (it may have partly run; not retried)\nstdout: ${out.stdout}\nstderr: ${out.stderr}`));
+        reject(new CommandFailed(`Process exited with status ${code ?? signal}\nstdout: ${out.stdout}\nstderr: ${out.stderr}`));
       });
       if (stdin !== undefined) stream.end(stdin);
       else stream.end();
@@ -99,12 +148,13 @@ async function runCommand(inputs: Props, which: "create" | "update" | "delete"):
   const p = unwrap(inputs);
   const cmd: string | undefined = which === "update" ? p.update ?? p.create : p[which];
   if (!cmd) return { stdout: "", stderr: "" };
-  return withSsh(p.connection, (c) => exec(c, cmd, p.stdin, p.environment));
+  return withSsh(p.connection, (c, guard) => exec(c, guard, cmd, p.stdin, p.environment));
 }
 
 // --- CopyToRemote ---------------------------------------------------------------------------------
 
-const sftpOf = (c: Client) => new Promise<SFTPWrapper>((res, rej) => c.sftp((e, s) => (e ? rej(e) : res(s))));
+// ssh2 drops its own sftp 'error' listener once the session is up: guard adds one for the session's life.
+const sftpOf = (c: Client, guard: Guard) => new Promise<SFTPWrapper>((res, rej) => c.sftp((e, s) => (e ? rej(e) : res(guard(s, "sftp")))));
 const stat = (s: SFTPWrapper, p: string) => new Promise<any | undefined>((res) => s.stat(p, (e, st) => res(e ? undefined : st)));
 const mkdir = (s: SFTPWrapper, p: string) => new Promise<void>((res, rej) => s.mkdir(p, (e) => (e && !/exist|failure/i.test(e.message) ? rej(e) : res())));
 const put = (s: SFTPWrapper, local: string, remote: string) => new Promise<void>((res, rej) => s.fastPut(local, remote, (e) => (e ? rej(e) : res())));
@@ -123,8 +173,8 @@ async function putTree(s: SFTPWrapper, local: string, remote: string): Promise<v
 async function copyToRemote(inputs: Props): Promise<void> {
   const p = unwrap(inputs);
   const src = inputs.source;
-  await withSsh(p.connection, async (c) => {
-    const s = await sftpOf(c);
+  await withSsh(p.connection, async (c, guard) => {
+    const s = await sftpOf(c, guard);
     const existing = await stat(s, p.remotePath);
     const into = (name: string) => (existing?.isDirectory() ? `${p.remotePath}/${name}` : p.remotePath);
     if (isAsset(src) && typeof src.text === "string") return write(s, p.remotePath, src.text);
