@@ -13,7 +13,9 @@ export function operatorCommands(host: HostConfig, l: Layout, uid: number): Reco
     logs: `${ssh} ${q(`${sudo}journalctl -f _SYSTEMD_USER_UNIT=${l.unitName}`)}`,
     containers: `${ssh} ${q(`${asUser} podman ps -a`)}`,
     restart: `${ssh} ${q(`${asUser} systemctl --user restart ${l.unitName}`)}`,
-    machinectl: `${ssh} ${q(`${sudo}machinectl shell ${l.user}@ /usr/bin/podman ps -a`)}`,
+    // One-shot: machinectl's pty forwarding drops the command's output when stdin is a pipe (as over
+    // `ssh host cmd`), so stdin is /dev/null. Interactively: `ssh -t … sudo machinectl shell USER@ /bin/sh`.
+    machinectl: `${ssh} ${q(`${sudo}machinectl -q shell ${l.user}@ /usr/bin/podman ps -a </dev/null`)}`,
     accessLog: `${ssh} ${q(`${sudo}tail -f ${l.logDir}/nginx/access.log`)}`,
   };
 }

@@ -54,7 +54,9 @@ function dialOnce(c: Connection): Promise<Client> {
       password: c.password,
       agent: c.agentSocketPath ?? (c.privateKey || c.password ? undefined : process.env.SSH_AUTH_SOCK),
       readyTimeout: (c.perDialTimeout ?? 15) * 1000,
-      keepaliveInterval: 10000,
+      // A dead peer is noticed within 2 min; a host merely saturated (a long build) is not dropped.
+      keepaliveInterval: 15000,
+      keepaliveCountMax: 8,
       hostVerifier: (key: Buffer) => {
         if (!c.hostKey) return true;
         mismatch = !key.equals(hostKeyBlob(c.hostKey));
