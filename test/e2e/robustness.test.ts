@@ -327,7 +327,10 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       const images = (await sh(host, `${u} podman images --format '{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}'`)).trim().split("\n").filter(Boolean).sort();
       log(`images: ${images.join(", ")}`);
       const refs = images.map((i) => i.split(" ")[0]);
-      const figure = `resumed up ${upS.toFixed(0)} s; 200 "${res.body}"; ${counts.join(" ")}; containers: ${containers.length}; no build running; preview after: no changes; images: ${images.join(", ")}`;
+      // What the resumed build command said: built, or reused the image the orphaned build finished.
+      const deployment = (await s.stack.exportStack()).deployment as { resources: { urn: string; outputs?: { stdout?: string } }[] };
+      const build = (deployment.resources.find((r) => r.urn.endsWith("command:remote:Command::vm-image"))?.outputs?.stdout ?? "").trim().split("\n").pop();
+      const figure = `resumed up ${upS.toFixed(0)} s; build step: "${build}"; 200 "${res.body}"; ${counts.join(" ")}; containers: ${containers.length}; no build running; preview after: no changes; images: ${images.join(", ")}`;
       assert.ok(refs.includes(vm.imageRef), `${vm.imageRef} missing: ${figure}`);
       assert.ok(refs.some((i) => /^localhost\/flagun-base:[0-9a-f]+$/.test(i)), `base image missing: ${figure}`);
       assert.equal(refs.length, 2, `unexpected images (a dangling <none> is the killed run's orphaned build finishing on the host): ${figure}`);
