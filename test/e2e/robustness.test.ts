@@ -328,8 +328,9 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       log(`images: ${images.join(", ")}`);
       const refs = images.map((i) => i.split(" ")[0]);
       // What the resumed build command said: built, or reused the image the orphaned build finished.
-      const deployment = (await s.stack.exportStack()).deployment as { resources: { urn: string; outputs?: { stdout?: string } }[] };
-      const build = (deployment.resources.find((r) => r.urn.endsWith("command:remote:Command::vm-image"))?.outputs?.stdout ?? "").trim().split("\n").pop();
+      const deployment = (await s.stack.exportStack()).deployment as { resources: { urn: string; outputs?: { stdout?: unknown } }[] };
+      const stdout = deployment.resources.find((r) => r.urn.endsWith("command:remote:Command::vm-image"))?.outputs?.stdout;
+      const build = typeof stdout === "string" ? stdout.trim().split("\n").pop() : JSON.stringify(stdout)?.slice(0, 80);
       const figure = `resumed up ${upS.toFixed(0)} s; build step: "${build}"; 200 "${res.body}"; ${counts.join(" ")}; containers: ${containers.length}; no build running; preview after: no changes; images: ${images.join(", ")}`;
       assert.ok(refs.includes(vm.imageRef), `${vm.imageRef} missing: ${figure}`);
       assert.ok(refs.some((i) => /^localhost\/flagun-base:[0-9a-f]+$/.test(i)), `base image missing: ${figure}`);
