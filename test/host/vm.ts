@@ -26,7 +26,7 @@ export interface TestHost {
   /** Runs `cmd` through the guest login shell as deploy (host key pinned). Never throws on a non-zero exit. */
   run(cmd: string): Promise<RunResult>;
   /** Reboots the guest and waits for SSH and a booted system; resolves to the seconds it took. */
-  reboot(): Promise<number>;
+  reboot(timeoutS?: number): Promise<number>;
   /** Kills the VM and removes its state. Idempotent. */
   stop(): Promise<void>;
 }
@@ -162,8 +162,8 @@ export async function startHost(opts: { name: string; forwardPorts?: number[]; t
         });
       });
     },
-    async reboot(): Promise<number> {
-      return Number((await vm(["reboot", name])).trim());
+    async reboot(timeoutS = 300): Promise<number> {
+      return Number((await vm(["reboot", name, String(timeoutS)])).trim());
     },
     async stop(): Promise<void> {
       running.delete(name);
