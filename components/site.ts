@@ -2,10 +2,12 @@
 // `pulumi up` creates it top-down and `pulumi destroy` removes it bottom-up.
 import * as pulumi from "@pulumi/pulumi";
 import { HostConfig, SiteConfig } from "../lib/config";
+import { deployFingerprint } from "../lib/hash";
 import { layoutOf } from "../lib/layout";
 import { operatorCommands } from "../lib/operator";
 import { AppSecret } from "./appSecret";
 import { Certificate } from "./certificate";
+import { HostConnection } from "./connection";
 import { HostContext, connectionFor } from "./context";
 import { Linger } from "./linger";
 import { PodmanImage } from "./podmanImage";
@@ -55,7 +57,8 @@ export class Site extends pulumi.ComponentResource {
       connection: connectionFor(host, args.sshPrivateKey),
     };
     const child = { parent: this };
-    const user = new SystemUser(`${name}-user`, ctx, child);
+    const connection = new HostConnection(`${name}-connection`, ctx, { deployFingerprint: deployFingerprint(site, args.repoDir) }, child);
+    const user = new SystemUser(`${name}-user`, ctx, [connection.ready], child);
     const subIds = new SubIdRange(`${name}-subids`, ctx, [user.ready], child);
     const linger = new Linger(`${name}-linger`, ctx, [subIds.ready], child);
     const names = certificateNames(host, site);

@@ -10,11 +10,11 @@ export class SystemUser extends pulumi.ComponentResource {
   readonly uid: pulumi.Output<number>;
   readonly podmanVersion: pulumi.Output<string>;
 
-  constructor(name: string, ctx: HostContext, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, ctx: HostContext, after: pulumi.Resource[], opts?: pulumi.ComponentResourceOptions) {
     super("flagun:host:SystemUser", name, {}, opts);
     const l = ctx.layout;
     // Read-only checks first, so a host without sudo or a recent Podman fails before anything changes.
-    const check = hostCommand(ctx, this, "preflight", { create: preflight(ctx.priv) });
+    const check = hostCommand(ctx, this, "preflight", { create: preflight(ctx.priv, l.stageDir) }, { dependsOn: after });
     const user = hostCommand(
       ctx,
       this,

@@ -25,7 +25,7 @@ export function upload(
     parent,
     `${name}-stage`,
     // The stage path carries the content hash: a new hash replaces the stage (create new, delete old).
-    { create: createStage(ctx.priv, stage, subdirs), delete: removeStage(ctx.priv, stage), triggers: [stage] },
+    { create: createStage(ctx.priv, ctx.layout.stageDir, stage, subdirs), delete: removeStage(ctx.priv, stage), triggers: [stage] },
     { dependsOn },
   );
   return entries.map(

@@ -2,6 +2,7 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { SiteConfig } from "./config";
 
 const IGNORED = new Set(["__pycache__", ".pytest_cache", ".git", "node_modules", ".venv"]);
 
@@ -41,4 +42,18 @@ export function hashParts(parts: { name: string; file?: string; dir?: string; te
 
 export function short(hash: string): string {
   return hash.slice(0, 12);
+}
+
+/**
+ * Everything this program sends to a site's hosts, from this machine: the validated config (without the
+ * host list: adding a host changes nothing on the others), the app, and the repo's image and config inputs.
+ */
+export function deployFingerprint(site: SiteConfig, repoDir: string): string {
+  return hashParts([
+    { name: "config", text: JSON.stringify({ ...site, hosts: undefined }) },
+    { name: "app", dir: site.appDir },
+    { name: "Containerfile", file: path.join(repoDir, "Containerfile") },
+    { name: "container", dir: path.join(repoDir, "container") },
+    { name: "config-files", dir: path.join(repoDir, "config") },
+  ]);
 }

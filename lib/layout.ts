@@ -8,7 +8,11 @@ export interface Layout {
   configDir: string;
   tlsDir: string;
   logDir: string;
-  /** Admin-owned upload area for CopyToRemote; cleared after each install. */
+  /**
+   * Admin-owned upload area for CopyToRemote, cleared after each install. Under STAGE_ROOT, a root-owned
+   * directory in /var/lib: only root and the admin user control its whole path (unlike /var/tmp, where
+   * any local user could create the directory first and swap uploads before they are installed).
+   */
   stageDir: string;
   /** Quadlet and systemd user unit directories, inside the system user's home. */
   quadletDir: string;
@@ -19,6 +23,9 @@ export interface Layout {
   image: string;
 }
 
+/** Parent of every site's upload area on a host; removed by `destroy` once no site uses it. */
+export const STAGE_ROOT = "/var/lib/flagun-rosupod";
+
 export function layoutOf(c: SiteConfig): Layout {
   return {
     user: c.systemUser,
@@ -27,7 +34,7 @@ export function layoutOf(c: SiteConfig): Layout {
     configDir: `${c.installPath}/config`,
     tlsDir: `${c.installPath}/config/tls`,
     logDir: c.logPath,
-    stageDir: `/var/tmp/flagun-rosupod/${c.serviceName}`,
+    stageDir: `${STAGE_ROOT}/${c.serviceName}`,
     quadletDir: `${c.homeDir}/.config/containers/systemd`,
     userUnitDir: `${c.homeDir}/.config/systemd/user`,
     unitName: `${c.serviceName}.service`,

@@ -1,8 +1,9 @@
 // Directories, uploaded trees and single files of the site on the host.
-import { Layout } from "../layout";
+import * as path from "path";
+import { Layout, STAGE_ROOT } from "../layout";
 import { Privilege, asRoot, asUser, q, script } from "../shell";
 
-/** Install path (app, config, tls), log path and the admin's upload area, owned as they must be. */
+/** Install path (app, config, tls) and log path, owned as they must be. */
 export function createDirs(p: Privilege, l: Layout, installPath: string): string {
   const own = `-o ${q(l.user)} -g ${q(l.user)}`;
   return asRoot(
@@ -12,7 +13,6 @@ export function createDirs(p: Privilege, l: Layout, installPath: string): string
       `install -d ${own} -m 0750 ${[installPath, l.appDir, l.configDir].map(q).join(" ")}`,
       `install -d ${own} -m 0700 ${q(l.tlsDir)}`,
       `install -d ${own} -m 0750 ${[l.logDir, `${l.logDir}/nginx`, `${l.logDir}/gunicorn`].map(q).join(" ")}`,
-      `install -d -m 0700 -o "$(id -u ${q(p.adminUser)})" ${q(l.stageDir)}`,
     ),
   );
 }
@@ -22,19 +22,51 @@ export function deleteDirs(p: Privilege, l: Layout, installPath: string, retainL
     p,
     script(
       `rm -rf --one-file-system ${q(installPath)} ${q(l.stageDir)}`,
-      `rmdir /var/tmp/flagun-rosupod 2>/dev/null || true`,
+      `rmdir ${q(STAGE_ROOT)} 2>/dev/null || true`,
       retainLogs ? `echo "logs kept in ${l.logDir} (retainLogs)"` : `rm -rf --one-file-system ${q(l.logDir)}`,
     ),
   );
 }
 
-/** An empty upload directory for one content version (the hash is in its name). */
-export function createStage(p: Privilege, stage: string, subdirs: string[] = []): string {
+/** `/a/b/c` -> `/a`, `/a/b`, `/a/b/c`: every directory on the way to `dir`. */
+function pathChain(dir: string): string[] {
+  return dir.split("/").slice(1).map((_, i, parts) => "/" + parts.slice(0, i + 1).join("/"));
+}
+
+/**
+ * Lines that fail unless every existing directory on the way to `stageDir` is a real directory (not a
+ * symlink) owned by root or the admin user and writable by no one else: only then can no other local
+ * user swap an upload between its copy and its install. Read-only, so the preflight runs it too.
+ */
+export function checkStagePath(adminUser: string, stageDir: string): string[] {
+  return [
+    `admin_uid=$(id -u ${q(adminUser)})`,
+    `for d in ${pathChain(stageDir).map(q).join(" ")}; do`,
+    '  [ ! -L "$d" ] || { echo "staging directory $d is a symlink: remove it (nothing was changed)" >&2; exit 1; }',
+    '  [ -e "$d" ] || continue',
+    '  [ -d "$d" ] || { echo "staging directory $d is not a directory: remove it (nothing was changed)" >&2; exit 1; }',
+    `  owner=$(stat -c %u "$d"); if [ "$owner" != 0 ] && [ "$owner" != "$admin_uid" ] || [ -n "$(find "$d" -maxdepth 0 -perm /022)" ]; then`,
+    `    echo "staging directory $d is owned by $(stat -c '%U' "$d") with mode $(stat -c %a "$d"): it must be owned by root or ${adminUser} and writable by no one else; remove it or fix its owner and mode (nothing was changed)" >&2; exit 1`,
+    "  fi",
+    "done",
+  ];
+}
+
+/**
+ * An empty upload directory for one content version (the hash is in its name), under the site's
+ * stage directory: root's STAGE_ROOT (0755) / the admin's stage directory (0700) / this stage (0700).
+ */
+export function createStage(p: Privilege, stageDir: string, stage: string, subdirs: string[] = []): string {
+  if (path.posix.dirname(stage) !== stageDir) throw new Error(`stage ${stage} is not directly under ${stageDir}`);
+  const admin = `-o "$(id -u ${q(p.adminUser)})"`;
   return asRoot(
     p,
     script(
+      ...checkStagePath(p.adminUser, stageDir),
+      `install -d -m 0755 -o 0 -g 0 ${q(path.posix.dirname(stageDir))}`,
+      `install -d -m 0700 ${admin} ${q(stageDir)}`,
       `rm -rf ${q(stage)}`,
-      `install -d -m 0700 -o "$(id -u ${q(p.adminUser)})" ${[stage, ...subdirs.map((d) => `${stage}/${d}`)].map(q).join(" ")}`,
+      `install -d -m 0700 ${admin} ${[stage, ...subdirs.map((d) => `${stage}/${d}`)].map(q).join(" ")}`,
     ),
   );
 }

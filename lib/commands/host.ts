@@ -1,11 +1,12 @@
 // Preflight checks, the system user, its subordinate id ranges and linger: the host-level pieces.
 import { Privilege, asRoot, asUserFromRoot, q, script } from "../shell";
+import { checkStagePath } from "./files";
 
 export const USER_MARKER = "flagun-rosupod";
 const SBIN_PATH = 'PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"';
 
 /** Read-only checks, run before anything changes, so a wrong host fails with one clear message. */
-export function preflight(p: Privilege): string {
+export function preflight(p: Privilege, stageDir: string): string {
   return script(
     SBIN_PATH,
     'fail() { echo "preflight: $*" >&2; exit 1; }',
@@ -19,6 +20,7 @@ export function preflight(p: Privilege): string {
     'major=${v%%.*}; rest=${v#*.}; minor=${rest%%.*}',
     '[ "$major" -gt 4 ] || { [ "$major" -eq 4 ] && [ "$minor" -ge 4 ]; } || fail "podman $v is too old: need >= 4.4 (Quadlet)"',
     '[ -d /run/systemd/system ] || fail "systemd is not the init system"',
+    ...checkStagePath(p.adminUser, stageDir),
     'echo "podman $v"',
   );
 }

@@ -4,6 +4,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as connection from "../../lib/commands/connection";
 import * as host from "../../lib/commands/host";
 import * as files from "../../lib/commands/files";
 import * as podman from "../../lib/commands/podman";
@@ -49,7 +50,8 @@ test("every builder output parses as sh (sh -n), also with a root admin", () => 
   for (const priv of [p, { adminUser: "root" }]) {
     const units = { quadlet: quadletUnit(site, l, { imageRef: "localhost/x:1", secretId: "abc" }), logrotateService: logrotateService(l), logrotateTimer: logrotateTimer(l) };
     const all = [
-      host.preflight(priv),
+      host.preflight(priv, l.stageDir),
+      connection.connectionCheck(site.hosts[0]),
       host.createUser(priv, l.user, l.home, "svc"),
       host.deleteUser(priv, l.user, l.home),
       host.allocateSubIds(priv, l.user),
@@ -58,7 +60,7 @@ test("every builder output parses as sh (sh -n), also with a root admin", () => 
       host.disableLinger(priv, l.user),
       files.createDirs(priv, l, site.installPath),
       files.deleteDirs(priv, l, site.installPath, false),
-      files.createStage(priv, "/var/tmp/x/s", ["config"]),
+      files.createStage(priv, l.stageDir, `${l.stageDir}/s`, ["config"]),
       files.installTree(priv, l.user, "/var/tmp/x/s/app", l.appDir, "/var/tmp/x/s"),
       files.writeFromStdin(priv, l.user, `${l.tlsDir}/key.pem`, "0600"),
       podman.createSecret(priv, l),

@@ -82,6 +82,7 @@ test("one component tree per host, in dependency order, secrets kept secret", as
       assert.ok(seen.some((r) => r.name === `${h}-${c}` && r.type.startsWith("flagun:")), `component ${h}-${c}`);
     }
     const order: [string, string][] = [
+      ["preflight", "ssh-check"],
       ["user", "preflight"],
       ["subids", "user"],
       ["linger", "subids"],

@@ -1,0 +1,55 @@
+// The one SSH connection check a host gets before anything else dials it. It runs on this machine with
+// OpenSSH's client, once per attempt, and never retries what retrying cannot fix: the command plugin's
+// dialer retries every error (authentication and host-key failures too), so a wrong key used to cost
+// the server one failed login per attempt per resource, which OpenSSH >= 9.8 (`PerSourcePenalties`)
+// answers by refusing this machine's address for a while.
+import { HostConfig } from "../config";
+import { q, script } from "../shell";
+
+/** Transient failures (host rebooting, sshd restarting, a penalty box) are retried this often, this far apart. */
+export const CHECK_ATTEMPTS = 8;
+export const CHECK_RETRY_DELAY_S = 5;
+
+/** `user@address:port`, the way every message names the target. */
+export function sshTarget(h: HostConfig): string {
+  return `${h.user}@${h.address}:${h.port}`;
+}
+
+/**
+ * Script for `sh`: the private key arrives on stdin (empty: use ssh-agent), the pinned host key is the
+ * only one trusted (known_hosts of one line under a fixed alias, so no port or address form matters),
+ * nothing from the operator's ~/.ssh/config applies. Prints one line; on failure that line is the cause.
+ */
+export function connectionCheck(h: HostConfig): string {
+  const target = sshTarget(h);
+  const keyType = h.hostKey.split(" ")[0];
+  const fail = (msg: string) => `echo ${q(`ssh ${target}: `)}"${msg}" >&2; exit 1`;
+  return script(
+    'key=$(mktemp) && known=$(mktemp) || exit 1',
+    'trap \'rm -f "$key" "$known"\' EXIT',
+    'cat > "$key"',
+    // OpenSSH refuses a key file whose last line has no newline.
+    '[ ! -s "$key" ] || [ -z "$(tail -c 1 "$key")" ] || echo >> "$key"',
+    `printf '%s\\n' ${q(`flagun-target ${h.hostKey}`)} > "$known"`,
+    `set -- -F /dev/null -p ${h.port} -l ${q(h.user)} -o BatchMode=yes -o StrictHostKeyChecking=yes -o HostKeyAlias=flagun-target \\`,
+    `  -o UserKnownHostsFile="$known" -o GlobalKnownHostsFile=/dev/null -o HostKeyAlgorithms=${q(keyType)} -o CheckHostIP=no \\`,
+    "  -o PreferredAuthentications=publickey -o ConnectTimeout=15 -o ConnectionAttempts=1 -o LogLevel=ERROR",
+    'if [ -s "$key" ]; then set -- "$@" -o IdentitiesOnly=yes -o IdentityAgent=none -i "$key"; fi',
+    `pinned=$(ssh-keygen -lf "$known" | awk '{print $2}')`,
+    "i=0",
+    "while :; do",
+    "  i=$((i+1))",
+    `  if out=$(ssh "$@" -- ${q(h.address)} true 2>&1 </dev/null); then echo ${q(`ssh ${target}: connected`)}" (host key $pinned)"; exit 0; fi`,
+    '  case "$out" in',
+    `    *"Permission denied"*) ${fail(`unable to authenticate as ${h.user}: publickey refused (not retried)`)};;`,
+    '    *"IDENTIFICATION HAS CHANGED"*|*"Host key verification failed"*|*"no matching host key type"*)',
+    "      got=$(printf '%s\\n' \"$out\" | grep -o 'SHA256:[A-Za-z0-9+/=]*' | head -n 1)",
+    `      ${fail(`host key mismatch: pinned $pinned, got \${got:-no ${keyType} key} (not retried)`)};;`,
+    '    *"Connection refused"*|*"timed out"*|*"No route to host"*|*"Network is unreachable"*|*"Connection reset"*|*"Connection closed"*|*"kex_exchange_identification"*)',
+    `      [ $i -lt ${CHECK_ATTEMPTS} ] || { ${fail(`$(printf '%s' "$out" | tail -n 1) (after $i attempts, ${CHECK_RETRY_DELAY_S} s apart)`)}; }`,
+    `      sleep ${CHECK_RETRY_DELAY_S};;`,
+    `    *) ${fail(`$(printf '%s' "$out" | tail -n 1)`)};;`,
+    "  esac",
+    "done",
+  );
+}

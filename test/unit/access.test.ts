@@ -1,0 +1,142 @@
+// How the program reaches a host and where uploads land, through a real shell: the SSH connection check
+// (with a stand-in `ssh` that answers like OpenSSH's client does, counting its calls) and the staging
+// path check (on real directories with real owners and modes).
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { CHECK_ATTEMPTS, connectionCheck } from "../../lib/commands/connection";
+import { checkStagePath, createStage } from "../../lib/commands/files";
+import { HostConfig } from "../../lib/config";
+import { script } from "../../lib/shell";
+
+const HOST: HostConfig = {
+  name: "web1",
+  address: "192.0.2.7",
+  port: 2222,
+  user: "deploy",
+  // A real ed25519 public key (generated once for this test): ssh-keygen must be able to fingerprint it.
+  hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIgk6JHRt7+vDT1bUNO0/e66s0cGrHXSup+8+7+zw7io",
+  dnsNames: [],
+};
+
+/** Run the check with a fake `ssh` (prints `reply` on stderr, exits `code`) and a no-op `sleep` first on PATH. */
+function runCheck(reply: string, code: number, stdin = "KEY") {
+  const bin = fs.mkdtempSync(path.join(os.tmpdir(), "fake-ssh-"));
+  const calls = path.join(bin, "calls");
+  fs.writeFileSync(path.join(bin, "ssh"), `#!/bin/sh\nprintf '%s\\n' "$*" >> '${calls}'\nprintf '%s\\n' '${reply.replace(/'/g, `'\\''`)}' >&2\nexit ${code}\n`, { mode: 0o755 });
+  fs.writeFileSync(path.join(bin, "sleep"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+  const r = spawnSync("sh", ["-c", connectionCheck(HOST)], { input: stdin, encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+  const args = fs.existsSync(calls) ? fs.readFileSync(calls, "utf8").trim().split("\n") : [];
+  fs.rmSync(bin, { recursive: true });
+  return { code: r.status, stdout: r.stdout.trim(), stderr: r.stderr.trim(), args };
+}
+
+const pinned = () => {
+  const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kh-")), "known");
+  fs.writeFileSync(f, `x ${HOST.hostKey}\n`);
+  return execFileSync("ssh-keygen", ["-lf", f], { encoding: "utf8" }).split(" ")[1];
+};
+
+test("connection check: success prints one line and dials once, with the pinned key only and no user ssh config", () => {
+  const r = runCheck("", 0);
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout, `ssh deploy@192.0.2.7:2222: connected (host key ${pinned()})`);
+  assert.equal(r.args.length, 1);
+  for (const opt of ["-F /dev/null", "-p 2222", "-l deploy", "BatchMode=yes", "StrictHostKeyChecking=yes", "GlobalKnownHostsFile=/dev/null", "HostKeyAlgorithms=ssh-ed25519", "IdentitiesOnly=yes", "IdentityAgent=none", "-- 192.0.2.7 true"]) {
+    assert.ok(r.args[0].includes(opt), `ssh called without ${opt}: ${r.args[0]}`);
+  }
+});
+
+test("connection check: no private key means ssh-agent (no identity file, agent not disabled)", () => {
+  const r = runCheck("", 0, "");
+  assert.equal(r.code, 0);
+  assert.ok(!r.args[0].includes("IdentityAgent=none") && !r.args[0].includes(" -i "), r.args[0]);
+});
+
+test("connection check: a refused key fails at once, one line, one dial", () => {
+  const r = runCheck("deploy@192.0.2.7: Permission denied (publickey).", 255);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, "ssh deploy@192.0.2.7:2222: unable to authenticate as deploy: publickey refused (not retried)");
+  assert.equal(r.args.length, 1);
+});
+
+test("connection check: a host key mismatch names both fingerprints, one dial", () => {
+  const reply = [
+    "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
+    "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @",
+    "The fingerprint for the ED25519 key sent by the remote host is",
+    "SHA256:Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmE.",
+    "Host key verification failed.",
+  ].join("\n");
+  const r = runCheck(reply, 255);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, `ssh deploy@192.0.2.7:2222: host key mismatch: pinned ${pinned()}, got SHA256:Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmE (not retried)`);
+  assert.equal(r.args.length, 1);
+});
+
+test("connection check: transient errors are retried, then fail naming the last error and the attempts", () => {
+  const r = runCheck("ssh: connect to host 192.0.2.7 port 2222: Connection refused", 255);
+  assert.equal(r.code, 1);
+  assert.equal(r.args.length, CHECK_ATTEMPTS);
+  assert.equal(r.stderr, `ssh deploy@192.0.2.7:2222: ssh: connect to host 192.0.2.7 port 2222: Connection refused (after ${CHECK_ATTEMPTS} attempts, 5 s apart)`);
+});
+
+test("connection check: an unknown failure is not retried and is shown as is", () => {
+  const r = runCheck("ssh: Could not resolve hostname 192.0.2.7: Name or service not known", 255);
+  assert.equal(r.code, 1);
+  assert.equal(r.args.length, 1);
+  assert.match(r.stderr, /^ssh deploy@192\.0\.2\.7:2222: ssh: Could not resolve hostname/);
+});
+
+// Staging: real directories under the caller's home (its whole path is the caller's or root's, unlike /tmp).
+function stageCheck(dir: string) {
+  return spawnSync("sh", ["-c", script(...checkStagePath(os.userInfo().username, dir))], { encoding: "utf8" });
+}
+
+test("staging path: accepted when every directory on the way is root's or the admin's and writable by no one else", () => {
+  const base = fs.mkdtempSync(path.join(os.homedir(), ".flagun-stage-test-"));
+  try {
+    fs.chmodSync(base, 0o755);
+    assert.equal(stageCheck(`${base}/missing/svc`).status, 0, "missing directories are fine (created later)");
+    fs.mkdirSync(`${base}/root/svc`, { recursive: true, mode: 0o700 });
+    assert.equal(stageCheck(`${base}/root/svc`).status, 0);
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test("staging path: another owner, a group/world-writable mode or a symlink on the way is refused", { skip: process.getuid?.() !== 0 && !process.env.CI ? "needs root to chown (runs in CI)" : false }, () => {
+  const base = fs.mkdtempSync(path.join(os.homedir(), ".flagun-stage-test-"));
+  try {
+    fs.chmodSync(base, 0o755);
+    fs.mkdirSync(`${base}/theirs/svc`, { recursive: true });
+    fs.chownSync(`${base}/theirs`, 65534, 65534);
+    let r = stageCheck(`${base}/theirs/svc`);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`^staging directory ${base}/theirs is owned by nobody with mode 755: it must be owned by root or root and writable by no one else`));
+
+    fs.mkdirSync(`${base}/open`, { mode: 0o777 });
+    fs.chmodSync(`${base}/open`, 0o777);
+    r = stageCheck(`${base}/open/svc`);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /with mode 777/);
+
+    fs.mkdirSync(`${base}/real`);
+    fs.symlinkSync(`${base}/real`, `${base}/link`);
+    r = stageCheck(`${base}/link/svc`);
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr.trim(), `staging directory ${base}/link is a symlink: remove it (nothing was changed)`);
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test("createStage: checks the path before creating anything, and only directly under the site's stage dir", () => {
+  const cmd = createStage({ adminUser: "deploy" }, "/var/lib/flagun-rosupod/web", "/var/lib/flagun-rosupod/web/app-1", ["config"]);
+  assert.ok(cmd.indexOf("staging directory $d is a symlink") < cmd.indexOf("install -d"));
+  assert.match(cmd, /install -d -m 0755 -o 0 -g 0 \/var\/lib\/flagun-rosupod\n/);
+  assert.throws(() => createStage({ adminUser: "deploy" }, "/var/lib/flagun-rosupod/web", "/tmp/elsewhere", []), /not directly under/);
+});
