@@ -150,7 +150,7 @@ export async function assertUninstalled(host: TestHost, user: string, uid: numbe
     `grep -q '^${user}:' /etc/subuid /etc/subgid`,
     `test -e /var/lib/systemd/linger/${user}`,
     `test -e ${logPath}`,
-    "test -e /var/tmp/flagun-rosupod",
+    "test -e /var/lib/flagun-rosupod",
     `test -e /run/user/${uid}`,
   ];
   for (const c of checks) if ((await host.run(c)).code === 0) throw new Error(`still there after destroy: ${c}`);

@@ -1,5 +1,5 @@
 // Toolchain smoke test: the CLI, the nodejs SDK and the three providers against the real VM, through
-// the Automation API with an inline program. (Host identity failures are proven with the real program in
+// the Automation API with an inline program; and the plugins on PATH are the compiled official ones. (Host identity failures are proven with the real program in
 // robustness.test.ts.)
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
@@ -8,6 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { execFileSync } from "node:child_process";
 import { remote } from "@pulumi/command";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
@@ -34,6 +35,20 @@ test("smoke: remote command with pinned host key, tls key, random password", { t
       },
       { workDir: stateDir, envVars: { PULUMI_BACKEND_URL: `file://${stateDir}`, PULUMI_CONFIG_PASSPHRASE: "smoke", PULUMI_SKIP_UPDATE_CHECK: "true" } },
     );
+
+  await t.test("the language host and the plugins on PATH are compiled binaries, the versions the SDKs ask for", () => {
+    const sdk = (name: string) => require(`@pulumi/${name}/package.json`).pulumi.version as string;
+    const want: Record<string, string> = { "pulumi-resource-command": sdk("command"), "pulumi-resource-tls": sdk("tls"), "pulumi-resource-random": sdk("random"), "pulumi-language-nodejs": "" };
+    for (const bin of Object.keys(want)) {
+      const at = execFileSync("sh", ["-c", `command -v ${bin}`], { encoding: "utf8" }).trim();
+      assert.deepEqual([...fs.readFileSync(fs.realpathSync(at)).subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46], `${at} is not an ELF binary`);
+    }
+    const about = execFileSync("pulumi", ["about"], { cwd: path.join(__dirname, "..", "..", ".."), encoding: "utf8", env: { ...process.env, PULUMI_BACKEND_URL: `file://${stateDir}`, PULUMI_CONFIG_PASSPHRASE: "smoke" } });
+    for (const [bin, version] of Object.entries(want)) {
+      const [kind, name] = bin.replace("pulumi-", "").split(/-(.*)/);
+      assert.match(about, new RegExp(`^${kind === "language" ? "language" : "resource"}\\s+${name}\\s+${version.replace(/\./g, "\\.")}`, "m"), `pulumi about lists ${bin} ${version}`);
+    }
+  });
 
   await t.test("up and destroy with the right host key", async () => {
     const stack = await stackFor(host.hostKey, "ok");
