@@ -45,21 +45,28 @@ test("connection check: success prints one line and dials once, with the pinned 
   assert.equal(r.code, 0);
   assert.equal(r.stdout, `ssh deploy@192.0.2.7:2222: connected (host key ${pinned()})`);
   assert.equal(r.args.length, 1);
-  for (const opt of ["-F /dev/null", "-p 2222", "-l deploy", "BatchMode=yes", "StrictHostKeyChecking=yes", "GlobalKnownHostsFile=/dev/null", "HostKeyAlgorithms=ssh-ed25519", "IdentitiesOnly=yes", "IdentityAgent=none", "-- 192.0.2.7 true"]) {
+  for (const opt of ["-F /dev/null", "-p 2222", "-l deploy", "BatchMode=yes", "StrictHostKeyChecking=yes", "HostKeyAlias=flagun-target", "GlobalKnownHostsFile=/dev/null", "HostKeyAlgorithms=ssh-ed25519", "IdentitiesOnly=yes", "IdentityAgent=none", "-- 192.0.2.7 true"]) {
     assert.ok(r.args[0].includes(opt), `ssh called without ${opt}: ${r.args[0]}`);
   }
 });
 
-test("connection check: no private key means ssh-agent (no identity file, agent not disabled)", () => {
+test("connection check: no private key means ssh-agent (no identity file, agent not disabled), and a refusal says so", () => {
   const r = runCheck("", 0, "");
   assert.equal(r.code, 0);
   assert.ok(!r.args[0].includes("IdentityAgent=none") && !r.args[0].includes(" -i "), r.args[0]);
+  assert.match(runCheck("Permission denied (publickey).", 255, "").stderr, /publickey refused, tried ssh-agent \(sshPrivateKey is not set\) \(not retried\)$/);
+});
+
+test("connection check: a pinned key type the host does not offer is a mismatch; a silent failure names the status", () => {
+  const r = runCheck("Unable to negotiate with 192.0.2.7 port 2222: no matching host key type found. Their offer: ssh-rsa", 255);
+  assert.match(r.stderr, /host key mismatch: pinned SHA256:\S+, got no ssh-ed25519 key \(not retried\)$/);
+  assert.equal(runCheck("", 255).stderr, "ssh deploy@192.0.2.7:2222: ssh exited with status 255");
 });
 
 test("connection check: a refused key fails at once, one line, one dial", () => {
   const r = runCheck("deploy@192.0.2.7: Permission denied (publickey).", 255);
   assert.equal(r.code, 1);
-  assert.equal(r.stderr, "ssh deploy@192.0.2.7:2222: unable to authenticate as deploy: publickey refused (not retried)");
+  assert.equal(r.stderr, "ssh deploy@192.0.2.7:2222: unable to authenticate as deploy: publickey refused, tried the key in sshPrivateKey (not retried)");
   assert.equal(r.args.length, 1);
 });
 
