@@ -96,12 +96,15 @@ export function claimDir(dir: string, mark: string): string {
 export function ownershipFns(mark: string): string {
   return [
     markedFn(mark),
+    // What destroy left and why goes to its output and to the host's journal (`journalctl -t
+    // flagun-rosupod`), which outlives the run; a host without a syslog socket only loses the copy.
+    `say() { echo "$*"; logger -t ${USER_MARKER} -- "$*" 2>/dev/null || true; }`,
     // release DIR: delete what is ours under DIR (uid in $uid), keep the rest and say what and why.
     "release() {",
-    '  if [ -L "$1" ]; then echo "left $1: a symlink, not a directory of this site"; return 0; fi',
+    '  if [ -L "$1" ]; then say "left $1: a symlink, not a directory of this site"; return 0; fi',
     '  [ -e "$1" ] || return 0',
-    `  marked "$1" || { echo "left $1: no marker ${MARK_FILE} of this site (not created by it)"; return 0; }`,
-    '  if [ -z "$uid" ]; then echo "left $1: the system user is gone, so its files cannot be told apart"; return 0; fi',
+    `  marked "$1" || { say "left $1: no marker ${MARK_FILE} of this site (not created by it)"; return 0; }`,
+    '  if [ -z "$uid" ]; then say "left $1: the system user is gone, so its files cannot be told apart"; return 0; fi',
     `  rm -f "$1/${MARK_FILE}"`,
     // -P (the default): never follows a symlink; -xdev: never leaves the file system.
     `  find "$1" -xdev -depth ! -type d ${OURS} -delete`,
@@ -110,7 +113,7 @@ export function ownershipFns(mark: string): string {
     `  kept=$(find "$1" -xdev -mindepth 1 ! ${OURS} -prune -print)`,
     // The directories left to hold them must not keep the uid that is about to be deleted and reused.
     `  find "$1" -xdev -type d ${OURS} -exec chown root:root {} +`,
-    '  echo "left $1 (now owned by root): it holds $(printf "%s\\n" "$kept" | grep -c .) entries this site did not create: $(printf "%s\\n" "$kept" | head -n 10 | tr "\\n" " ")"',
+    '  say "left $1 (now owned by root): it holds $(printf "%s\\n" "$kept" | grep -c .) entries this site did not create: $(printf "%s\\n" "$kept" | head -n 10 | tr "\\n" " ")"',
     "}",
   ].join("\n");
 }
