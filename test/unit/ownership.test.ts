@@ -21,17 +21,24 @@ function sh(body: string): { code: number; out: string; err: string } {
 function tmp(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), "ownership-"));
 }
+/** Write `file` as `uid`; parent directories it creates belong to `uid` too (as the site's own would). */
 function put(file: string, uid: number, text = "x"): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const created = fs.mkdirSync(path.dirname(file), { recursive: true });
+  if (created) for (let d = path.dirname(file); d.length >= created.length; d = path.dirname(d)) fs.chownSync(d, uid, uid);
   fs.writeFileSync(file, text);
   fs.chownSync(file, uid, uid);
+}
+const claim = (dir: string) => sh(`set -eu\n${ownershipFns(MARK)}\n${claimDir(dir, MARK)}`);
+/** A directory as `up` leaves it: claimed (marker inside), owned by the system user. */
+function siteDir(dir: string): void {
+  assert.equal(claim(dir).code, 0);
+  fs.chownSync(dir, OUR_UID, OUR_UID);
 }
 const release = (dir: string) => sh(`set -eu\n${ownershipFns(MARK)}\nuid=${OUR_UID}\nrelease '${dir}'`);
 
 test("claimDir creates the directory with our marker, accepts it again, and refuses one it did not create", () => {
   const root = tmp();
   const site = `${root}/a/site`;
-  const claim = (d: string) => sh(`set -eu\n${ownershipFns(MARK)}\n${claimDir(d, MARK)}`);
   assert.equal(claim(site).code, 0);
   assert.equal(fs.readFileSync(`${site}/${MARK_FILE}`, "utf8"), MARK);
   assert.equal(claim(site).code, 0, "ours: accepted again");
@@ -41,7 +48,7 @@ test("claimDir creates the directory with our marker, accepts it again, and refu
   assert.equal(r.code, 1);
   assert.match(r.err, /precious exists and was not created by this site/);
   assert.deepEqual(fs.readdirSync(`${root}/precious`), ["db.sqlite"], "nothing written into it");
-  fs.writeFileSync(`${root}/other/${MARK_FILE}`.replace("/other/", "/precious/"), "flagun-rosupod another-site");
+  fs.writeFileSync(`${root}/precious/${MARK_FILE}`, "flagun-rosupod another-site");
   assert.equal(claim(`${root}/precious`).code, 1, "another site's marker is not ours");
   fs.symlinkSync(site, `${root}/link`);
   assert.equal(claim(`${root}/link`).code, 1, "a symlink to our directory is not ours");
@@ -51,14 +58,10 @@ test("claimDir creates the directory with our marker, accepts it again, and refu
 test("release deletes ours, keeps an operator's file and the directories above it (now root's), never follows a symlink", needsRoot, () => {
   const root = tmp();
   const logs = `${root}/logs`;
-  assert.equal(sh(`set -eu\n${ownershipFns(MARK)}\n${claimDir(logs, MARK)}`).code, 0);
-  fs.chownSync(logs, OUR_UID, OUR_UID);
+  siteDir(logs);
   put(`${logs}/nginx/access.log`, OUR_UID);
   put(`${logs}/gunicorn/error.log`, OUR_UID);
   put(`${logs}/layer/etc/passwd`, SUBORDINATE_UID);
-  fs.chownSync(`${logs}/nginx`, OUR_UID, OUR_UID);
-  fs.chownSync(`${logs}/gunicorn`, OUR_UID, OUR_UID);
-  for (const d of ["layer", "layer/etc"]) fs.chownSync(`${logs}/${d}`, SUBORDINATE_UID, SUBORDINATE_UID);
   put(`${logs}/nginx/operator-notes.txt`, 0, "mine");
   put(`${root}/outside/target`, OUR_UID, "not under logs");
   fs.symlinkSync(`${root}/outside`, `${logs}/escape`);
@@ -77,10 +80,8 @@ test("release deletes ours, keeps an operator's file and the directories above i
 test("release removes a directory that holds only ours, and leaves unmarked directories and symlinks untouched", needsRoot, () => {
   const root = tmp();
   const site = `${root}/site`;
-  assert.equal(sh(`set -eu\n${ownershipFns(MARK)}\n${claimDir(site, MARK)}`).code, 0);
-  fs.chownSync(site, OUR_UID, OUR_UID);
+  siteDir(site);
   put(`${site}/app/main.py`, OUR_UID);
-  fs.chownSync(`${site}/app`, OUR_UID, OUR_UID);
   let r = release(site);
   assert.equal(r.code, 0, r.err);
   assert.equal(r.out, "");
