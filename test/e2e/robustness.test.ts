@@ -148,6 +148,30 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       return `${cases.length} values rejected, preview avg ${avg.toFixed(1)} s (max ${Math.max(...times).toFixed(1)} s); sshd sessions ${before} -> ${after} (+1 = the counting one)`;
     });
 
+    // Before the host-identity cases: sshd penalises the source address after 4b's failed logins.
+    await step("9 existing directory under each path key and a user not ours: up refused naming each, data intact, nothing created", async () => {
+      // What a new user could point the site at: somebody's directories holding data, an existing account.
+      const dirs: Record<string, string> = { homeDir: "/srv/precious-home", installPath: "/srv/precious-site", logPath: "/var/log/precious-logs" };
+      const paths = Object.values(dirs).join(" ");
+      await sh(host, `sudo useradd --system --no-create-home precious && for d in ${paths}; do sudo mkdir -p $d && echo "data of $d" | sudo tee $d/db.sqlite >/dev/null; done`);
+      const snapshot = () => sh(host, `sudo sh -c 'cat /etc/passwd /etc/group /etc/subuid /etc/subgid; find /srv /opt /var/log -maxdepth 1 | sort; for d in ${paths}; do find $d | sort; sha256sum $d/db.sqlite; done; test ! -e /var/tmp/flagun-rosupod'`);
+      const before = await snapshot();
+      let msg = "";
+      try {
+        const other = { https: await freePort(), http: await freePort() };
+        const config: ConfigMap = { systemUser: { value: "precious" }, serviceName: { value: "flagun-web9" } };
+        for (const [k, v] of Object.entries(dirs)) config[k] = { value: v };
+        const p = await siteStack(host, other, config, "precious");
+        await assert.rejects(p.stack.up(), (e: Error) => ((msg = e.message), /ownership: nothing was changed/.test(e.message)));
+        for (const [k, v] of Object.entries(dirs)) assert.ok(msg.includes(`${k}: ${v} already exists (owner root:root, 1 entries inside) and was not created by this site`), `${k} not named: ${msg}`);
+        assert.match(msg, /systemUser: user precious already exists \(uid \d+, comment ""\) and was not created by this site/);
+        assert.equal(await snapshot(), before, "the host changed: users, id ranges, directories or the data in them");
+      } finally {
+        await sh(host, `sudo userdel precious; sudo rm -rf ${paths}`); // this test's own fixtures
+      }
+      return `refused, naming ${Object.keys(dirs).join(", ")} and systemUser (owner root:root, 1 entry each); passwd, group, subuid, subgid, top-level dirs and the 3 db.sqlite hashes unchanged`;
+    });
+
     // ---------------------------------------------------------------------------------------------
     await step("4a unreachable host (closed 127.0.0.1 port)", async () => {
       const closed = await freePort();
@@ -222,29 +246,6 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       assert.equal((await host.run("test -e /opt/flagun3 || test -e /var/tmp/flagun-rosupod || test -e /var/log/flagun-web3")).code, 1, "something was created");
       assert.equal(await sh(host, "cat /etc/subuid /etc/subgid; getent passwd | wc -l"), before, "subuid/subgid/passwd changed");
       return firstLine(msg, /too old/);
-    });
-
-    await step("9 existing directory under each path key and a user not ours: up refused naming each, data intact, nothing created", async () => {
-      // What a new user could point the site at: somebody's directories holding data, an existing account.
-      const dirs: Record<string, string> = { homeDir: "/srv/precious-home", installPath: "/srv/precious-site", logPath: "/var/log/precious-logs" };
-      const paths = Object.values(dirs).join(" ");
-      await sh(host, `sudo useradd --system --no-create-home precious && for d in ${paths}; do sudo mkdir -p $d && echo "data of $d" | sudo tee $d/db.sqlite >/dev/null; done`);
-      const snapshot = () => sh(host, `sudo sh -c 'cat /etc/passwd /etc/group /etc/subuid /etc/subgid; find /srv /opt /var/log -maxdepth 1 | sort; for d in ${paths}; do find $d | sort; sha256sum $d/db.sqlite; done; test ! -e /var/tmp/flagun-rosupod'`);
-      const before = await snapshot();
-      let msg = "";
-      try {
-        const other = { https: await freePort(), http: await freePort() };
-        const config: ConfigMap = { systemUser: { value: "precious" }, serviceName: { value: "flagun-web9" } };
-        for (const [k, v] of Object.entries(dirs)) config[k] = { value: v };
-        const p = await siteStack(host, other, config, "precious");
-        await assert.rejects(p.stack.up(), (e: Error) => ((msg = e.message), /ownership: nothing was changed/.test(e.message)));
-        for (const [k, v] of Object.entries(dirs)) assert.ok(msg.includes(`${k}: ${v} already exists (owner root:root, 1 entries inside) and was not created by this site`), `${k} not named: ${msg}`);
-        assert.match(msg, /systemUser: user precious already exists \(uid \d+, comment ""\) and was not created by this site/);
-        assert.equal(await snapshot(), before, "the host changed: users, id ranges, directories or the data in them");
-      } finally {
-        await sh(host, `sudo userdel precious; sudo rm -rf ${paths}`); // this test's own fixtures
-      }
-      return `refused, naming ${Object.keys(dirs).join(", ")} and systemUser (owner root:root, 1 entry each); passwd, group, subuid, subgid, top-level dirs and the 3 db.sqlite hashes unchanged`;
     });
 
     // ---------------------------------------------------------------------------------------------
