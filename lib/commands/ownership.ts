@@ -113,7 +113,7 @@ export function ownershipFns(mark: string): string {
     `  kept=$(find "$1" -xdev -mindepth 1 ! ${OURS} -prune -print)`,
     // The directories left to hold them must not keep the uid that is about to be deleted and reused.
     `  find "$1" -xdev -type d ${OURS} -exec chown root:root {} +`,
-    '  say "left $1 (now owned by root): it holds $(printf "%s\\n" "$kept" | grep -c .) entries this site did not create: $(printf "%s\\n" "$kept" | head -n 10 | tr "\\n" " ")"',
+    '  say "left $1 (now owned by root): it holds $(printf "%s\\n" "$kept" | grep -c .) entries this site did not create: $(printf "%s\\n" "$kept" | head -n 10 | paste -sd " ")"',
     "}",
   ].join("\n");
 }
