@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { ConfigError, parseConfig } from "./lib/config";
 import { projectRoot } from "./lib/repo";
-import { readStackConfig } from "./lib/stackConfig";
+import { readSecret, readStackConfig } from "./lib/stackConfig";
 import { Site } from "./components/site";
 
 const cfg = new pulumi.Config();
@@ -14,7 +14,7 @@ const raw = readStackConfig(pulumi.getProject());
 const repoDir = projectRoot(__dirname);
 let site;
 try {
-  site = parseConfig(raw, repoDir, fs.existsSync);
+  site = parseConfig(raw, repoDir, fs.existsSync, { tlsPrivateKeyPem: readSecret(pulumi.getProject(), "tlsPrivateKeyPem") });
 } catch (e) {
   // A plain message (no stack trace) that names every bad key.
   if (e instanceof ConfigError) throw new pulumi.RunError(e.message);

@@ -1,6 +1,7 @@
 // The dedicated system user that owns and runs the service: no shell, no password, home 0700.
 import * as pulumi from "@pulumi/pulumi";
 import { createUser, deleteUser, preflight } from "../lib/commands/host";
+import { ownershipPreflight } from "../lib/commands/ownership";
 import { HostContext, hostCommand } from "./context";
 
 export class SystemUser extends pulumi.ComponentResource {
@@ -15,12 +16,29 @@ export class SystemUser extends pulumi.ComponentResource {
     const l = ctx.layout;
     // Read-only checks first, so a host without sudo or a recent Podman fails before anything changes.
     const check = hostCommand(ctx, this, "preflight", { create: preflight(ctx.priv, l.stageDir) }, { dependsOn: after });
+    // Then, still read-only: nothing the site would create exists unless it is ours.
+    const site = ctx.site;
+    const owned = hostCommand(
+      ctx,
+      this,
+      "ownership",
+      {
+        create: ownershipPreflight(
+          ctx.priv,
+          l.user,
+          l.mark,
+          [{ key: "homeDir", path: l.home }, { key: "installPath", path: site.installPath }, { key: "logPath", path: l.logDir }],
+          [l.unitName, `${l.containerName}.container`, `${l.containerName}-logrotate.service`, `${l.containerName}-logrotate.timer`].map((u) => ({ key: "serviceName", path: u })),
+        ),
+      },
+      { dependsOn: check },
+    );
     const user = hostCommand(
       ctx,
       this,
       "user",
-      { create: createUser(ctx.priv, l.user, l.home, ctx.site.serviceName), delete: deleteUser(ctx.priv, l.user, l.home) },
-      { dependsOn: check },
+      { create: createUser(ctx.priv, l.user, l.home, l.mark), delete: deleteUser(ctx.priv, l.user, l.home, l.mark) },
+      { dependsOn: owned },
     );
     this.ready = user;
     this.name = l.user;

@@ -1,6 +1,7 @@
 // Typed, validated stack configuration. Every value that later reaches a remote shell passes through
 // here first, so a bad value fails `pulumi preview` with the key's name and the expected form, before
 // any command runs on any host.
+import * as crypto from "crypto";
 import * as path from "path";
 
 export interface HostConfig {
@@ -205,10 +206,88 @@ export const KNOWN_KEYS = [
 ];
 
 /**
+ * Accounts a site must never run as or take over (Debian's base accounts and common daemons); any
+ * `systemd-*` account too. The host's own users are checked on the host by the ownership preflight.
+ */
+const SYSTEM_ACCOUNTS = new Set([
+  "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy", "www-data", "backup",
+  "list", "irc", "gnats", "nobody", "_apt", "messagebus", "sshd", "polkitd", "dnsmasq", "avahi", "tss", "uuidd",
+  "postfix", "ntp", "_chrony", "chrony", "syslog", "tcpdump", "nginx", "apache", "postgres", "mysql", "redis", "adm",
+  "staff", "users", "sudo", "wheel", "operator", "ftp", "halt", "shutdown",
+]);
+
+/**
+ * Refusals that need no host: a system user that is someone else's account, site paths inside another
+ * user's home, and one host listed twice (two trees would fight over one user and one set of paths).
+ */
+export function ownershipProblems(c: Pick<SiteConfig, "hosts" | "systemUser" | "homeDir" | "installPath" | "logPath">): string[] {
+  const problems: string[] = [];
+  const u = c.systemUser;
+  if (SYSTEM_ACCOUNTS.has(u) || u.startsWith("systemd-")) {
+    problems.push(`systemUser: expected a dedicated account of this site, got ${JSON.stringify(u)} (a system account)`);
+  }
+  c.hosts.forEach((h, i) => {
+    if (h.user === u) problems.push(`systemUser: expected a dedicated account of this site, got ${JSON.stringify(u)} (the admin SSH user of hosts[${i}])`);
+  });
+  const homes = [
+    { dir: "/root", whose: "root's home" },
+    ...c.hosts.map((h, i) => ({ dir: `/home/${h.user}`, whose: `the home of hosts[${i}].user` })),
+  ];
+  for (const key of ["homeDir", "installPath", "logPath"] as const) {
+    const p = c[key];
+    const inside = homes.find((h) => p === h.dir || p.startsWith(`${h.dir}/`));
+    if (inside) problems.push(`${key}: expected a path outside other users' homes, got ${JSON.stringify(p)} (inside ${inside.dir}, ${inside.whose})`);
+  }
+  const seen = new Map<string, string>();
+  for (const h of c.hosts) {
+    const at = `${h.address.toLowerCase()}:${h.port}`;
+    const first = seen.get(at);
+    if (first !== undefined) problems.push(`hosts: expected each address:port once, got ${at} twice ("${first}" and "${h.name}")`);
+    else seen.set(at, h.name);
+  }
+  return problems;
+}
+
+/**
+ * Provided TLS material must parse, match and be valid now. The key is a secret: no message quotes it,
+ * nor any parser error text (which could carry parts of it).
+ */
+export function providedTlsProblems(certPem: unknown, keyPem: string | undefined, now: Date): string[] {
+  let cert: crypto.X509Certificate | undefined;
+  let key: crypto.KeyObject | undefined;
+  const problems: string[] = [];
+  try {
+    if (typeof certPem !== "string") throw new Error("not text");
+    cert = new crypto.X509Certificate(certPem);
+  } catch {
+    problems.push("tlsCertificatePem: expected a PEM certificate (-----BEGIN CERTIFICATE-----), got text that does not parse as one");
+  }
+  if (keyPem !== undefined) {
+    try {
+      key = crypto.createPrivateKey(keyPem);
+    } catch {
+      problems.push("tlsPrivateKeyPem: expected an unencrypted PEM private key, got a value that does not parse as one (not shown: secret)");
+    }
+  }
+  if (cert && key && !cert.checkPrivateKey(key)) {
+    problems.push("tlsPrivateKeyPem: expected the private key of the certificate in tlsCertificatePem, got another key (not shown: secret)");
+  }
+  if (cert && new Date(cert.validTo) <= now) problems.push(`tlsCertificatePem: expected a certificate valid now, got one that expired ${new Date(cert.validTo).toISOString()}`);
+  if (cert && new Date(cert.validFrom) > now) problems.push(`tlsCertificatePem: expected a certificate valid now, got one valid only from ${new Date(cert.validFrom).toISOString()}`);
+  return problems;
+}
+
+/**
  * Validate raw config (as read from the stack: strings or parsed objects) into a SiteConfig.
  * `baseDir` resolves local paths (appDir, archives); `exists` is injected so unit tests need no files.
+ * `secrets` holds the plain values of secret keys that need checking (raw only says they are set).
  */
-export function parseConfig(raw: Record<string, unknown>, baseDir: string, exists: (p: string) => boolean): SiteConfig {
+export function parseConfig(
+  raw: Record<string, unknown>,
+  baseDir: string,
+  exists: (p: string) => boolean,
+  secrets: { tlsPrivateKeyPem?: string } = {},
+): SiteConfig {
   const r = new Reader(raw);
   for (const k of Object.keys(raw).filter((k) => !KNOWN_KEYS.includes(k))) {
     r.problems.push(`${k}: unknown key (known keys: ${KNOWN_KEYS.join(", ")})`);
@@ -254,6 +333,11 @@ export function parseConfig(raw: Record<string, unknown>, baseDir: string, exist
   }
   if (tlsMode === "provided" && (raw.tlsCertificatePem === undefined || raw.tlsPrivateKeyPem === undefined)) {
     r.problems.push("tlsCertificatePem, tlsPrivateKeyPem: expected both to be set (the key with --secret) when tlsMode is provided");
+  } else if (tlsMode === "provided") {
+    r.problems.push(...providedTlsProblems(raw.tlsCertificatePem, secrets.tlsPrivateKeyPem, new Date()));
+  }
+  if (systemUser && homeDir && installPath && logPath) {
+    r.problems.push(...ownershipProblems({ hosts, systemUser, homeDir, installPath, logPath }));
   }
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);

@@ -1,8 +1,11 @@
 // Where things live on a host, derived from config in one place so builders and components agree.
 import { SiteConfig } from "./config";
+import { markOf } from "./commands/ownership";
 
 export interface Layout {
   user: string;
+  /** Our mark on this host: the user's GECOS text and the content of the marker file of each directory we create. */
+  mark: string;
   home: string;
   appDir: string;
   configDir: string;
@@ -29,6 +32,7 @@ export const STAGE_ROOT = "/var/lib/flagun-rosupod";
 export function layoutOf(c: SiteConfig): Layout {
   return {
     user: c.systemUser,
+    mark: markOf(c.serviceName),
     home: c.homeDir,
     appDir: `${c.installPath}/app`,
     configDir: `${c.installPath}/config`,

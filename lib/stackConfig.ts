@@ -19,6 +19,11 @@ export function readStackConfig(project: string): Record<string, unknown> {
   return raw;
 }
 
+/** The plain value of one secret key, for a validation that must read it (and never prints it). */
+export function readSecret(project: string, key: string): string | undefined {
+  return pulumi.runtime.allConfig()[`${project}:${key}`];
+}
+
 /** Objects and lists arrive JSON-encoded; scalars stay strings (the validator converts them). */
 function parseJsonish(v: string): unknown {
   if (/^\s*[[{]/.test(v)) {

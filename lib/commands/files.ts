@@ -2,14 +2,20 @@
 import * as path from "path";
 import { Layout, STAGE_ROOT } from "../layout";
 import { Privilege, asRoot, asUser, q, script } from "../shell";
+import { claimDir, ownershipFns } from "./ownership";
 
-/** Install path (app, config, tls) and log path, owned as they must be. */
+/**
+ * Install path (app, config, tls) and log path, owned as they must be. The two configured paths are
+ * claimed (created with our marker, or already ours); anything else there is refused.
+ */
 export function createDirs(p: Privilege, l: Layout, installPath: string): string {
   const own = `-o ${q(l.user)} -g ${q(l.user)}`;
   return asRoot(
     p,
     script(
-      `mkdir -p "$(dirname ${q(installPath)})" "$(dirname ${q(l.logDir)})"`,
+      ownershipFns(l.mark),
+      claimDir(installPath, l.mark),
+      claimDir(l.logDir, l.mark),
       `install -d ${own} -m 0750 ${[installPath, l.appDir, l.configDir].map(q).join(" ")}`,
       `install -d ${own} -m 0700 ${q(l.tlsDir)}`,
       `install -d ${own} -m 0750 ${[l.logDir, `${l.logDir}/nginx`, `${l.logDir}/gunicorn`].map(q).join(" ")}`,
@@ -17,13 +23,17 @@ export function createDirs(p: Privilege, l: Layout, installPath: string): string
   );
 }
 
+/** Delete what is ours in the install and log paths (see ownershipFns) and the upload area. */
 export function deleteDirs(p: Privilege, l: Layout, installPath: string, retainLogs: boolean): string {
   return asRoot(
     p,
     script(
-      `rm -rf --one-file-system ${q(installPath)} ${q(l.stageDir)}`,
+      `uid=$(id -u ${q(l.user)} 2>/dev/null || true)`,
+      ownershipFns(l.mark),
+      `release ${q(installPath)}`,
+      `rm -rf --one-file-system ${q(l.stageDir)}`,
       `rmdir ${q(STAGE_ROOT)} 2>/dev/null || true`,
-      retainLogs ? `echo "logs kept in ${l.logDir} (retainLogs)"` : `rm -rf --one-file-system ${q(l.logDir)}`,
+      retainLogs ? `echo "logs kept in ${l.logDir} (retainLogs)"` : `release ${q(l.logDir)}`,
     ),
   );
 }

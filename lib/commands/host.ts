@@ -1,8 +1,7 @@
 // Preflight checks, the system user, its subordinate id ranges and linger: the host-level pieces.
 import { Privilege, asRoot, asUserFromRoot, q, script } from "../shell";
 import { checkStagePath } from "./files";
-
-export const USER_MARKER = "flagun-rosupod";
+import { USER_MARKER, claimDir, ownershipFns } from "./ownership";
 const SBIN_PATH = 'PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"';
 
 /** Read-only checks, run before anything changes, so a wrong host fails with one clear message. */
@@ -25,18 +24,22 @@ export function preflight(p: Privilege, stageDir: string): string {
   );
 }
 
-/** Create the system user (no shell, no password, home 0700). Refuses to adopt a user it did not create. */
-export function createUser(p: Privilege, user: string, home: string, service: string): string {
-  const marker = `${USER_MARKER} ${service}`;
+/**
+ * Create the system user (no shell, no password, home 0700) with our mark in its GECOS field and its home
+ * claimed with our marker file. Refuses to adopt a user or a home it did not create.
+ */
+export function createUser(p: Privilege, user: string, home: string, mark: string): string {
   return asRoot(
     p,
     script(
       SBIN_PATH,
+      ownershipFns(mark),
       `if id -u ${q(user)} >/dev/null 2>&1; then`,
-      `  [ "$(getent passwd ${q(user)} | cut -d: -f5)" = ${q(marker)} ] || { echo "user ${user} already exists and was not created by ${USER_MARKER}: choose another systemUser" >&2; exit 1; }`,
+      `  [ "$(getent passwd ${q(user)} | cut -d: -f5)" = ${q(mark)} ] || { echo "user ${user} already exists and was not created by ${USER_MARKER}: choose another systemUser" >&2; exit 1; }`,
       "else",
-      `  mkdir -p "$(dirname ${q(home)})"`,
-      `  useradd --system --create-home --home-dir ${q(home)} --shell /usr/sbin/nologin --user-group --comment ${q(marker)} ${q(user)}`,
+      claimDir(home, mark),
+      `  useradd --system --home-dir ${q(home)} --shell /usr/sbin/nologin --user-group --comment ${q(mark)} ${q(user)}`,
+      `  chown ${q(user)}:${q(user)} ${q(home)}`,
       "fi",
       `usermod --lock ${q(user)}`,
       `chmod 0700 ${q(home)}`,
@@ -45,20 +48,29 @@ export function createUser(p: Privilege, user: string, home: string, service: st
   );
 }
 
-/** Stop everything the user runs, then remove the user, its group and its home. */
-export function deleteUser(p: Privilege, user: string, home: string): string {
+/**
+ * Stop everything the user runs and remove the user and its group, if the user is ours; then delete what
+ * is ours in its home (files of its uid and of its containers' subordinate ids), keeping and naming the rest.
+ */
+export function deleteUser(p: Privilege, user: string, home: string, mark: string): string {
   return asRoot(
     p,
     script(
       SBIN_PATH,
+      ownershipFns(mark),
+      "uid=''",
       `if id -u ${q(user)} >/dev/null 2>&1; then`,
-      `  uid=$(id -u ${q(user)})`,
-      '  systemctl stop "user@$uid.service" 2>/dev/null || true',
-      `  pkill -KILL -u ${q(user)} 2>/dev/null || true`,
-      `  i=0; while pgrep -u ${q(user)} >/dev/null 2>&1 && [ $i -lt 20 ]; do sleep 0.5; i=$((i+1)); done`,
-      `  userdel ${q(user)}`,
+      `  if [ "$(getent passwd ${q(user)} | cut -d: -f5)" != ${q(mark)} ]; then`,
+      `    echo "left user ${user}: not created by this site (${mark})"`,
+      "  else",
+      `    uid=$(id -u ${q(user)})`,
+      '    systemctl stop "user@$uid.service" 2>/dev/null || true',
+      `    pkill -KILL -u ${q(user)} 2>/dev/null || true`,
+      `    i=0; while pgrep -u ${q(user)} >/dev/null 2>&1 && [ $i -lt 20 ]; do sleep 0.5; i=$((i+1)); done`,
+      `    userdel ${q(user)}`,
+      "  fi",
       "fi",
-      `rm -rf --one-file-system ${q(home)}`,
+      `release ${q(home)}`,
     ),
   );
 }

@@ -1,10 +1,11 @@
 // Issue "Prove it", end to end on one VM and one main stack; step names carry the issue's item numbers:
 //   3. hostile config (>= 25 values) rejected at preview, naming the key, with no SSH session on the host;
+//   9. ownership: existing directories and a user we did not create refuse `up` (data intact, nothing created);
 //   4. host identity: unreachable host, wrong SSH key, wrong pinned host key, no Podman, Podman < 4.4;
 //   2. first provisioning interrupted (SIGINT, then SIGKILL) during the image build, recovered, converged;
 //   7. TLS scan with sslscan; 5. secrets grep; 6. least privilege; 1. reboot;
 //   2. SSH dropped while an up runs, the next up converges;
-//   8. destroy after all that leaves nothing behind.
+//   8. destroy after all that leaves nothing behind, except an operator's file it reports (and keeps).
 // Ends with one results table (lines starting with `# `), copied into the README.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
@@ -13,7 +14,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { execFileSync, spawn } from "node:child_process";
 import { freePort, startHost, TestHost } from "../host/vm";
-import { SiteStack, asUserPrefix, assertUninstalled, cliEnv, httpsGet, pulumiCli, readTree, sh, siteStack, waitFor } from "./harness";
+import { ConfigMap } from "@pulumi/pulumi/automation";
+import { REPO, SiteStack, asUserPrefix, assertUninstalled, cliEnv, httpsGet, pulumiCli, readTree, sh, siteStack, waitFor } from "./harness";
 
 const log = (m: string) => console.log(`# ${new Date().toISOString().slice(11, 19)} ${m}`);
 const firstLine = (s: string, re: RegExp) => (s.split("\n").find((l) => re.test(l)) ?? "").trim().slice(0, 140);
@@ -51,8 +53,11 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
     await step("3 hostile config rejected at preview, key named, no SSH session", async () => {
       const hostsOk = [{ name: "vm", address: "127.0.0.1", port: host.sshPort, user: host.user, hostKey: host.hostKey }];
       const hostsWith = (patch: Record<string, unknown>) => JSON.stringify([{ ...hostsOk[0], ...patch }]);
-      // [key set, value, key the message must name (default: the key set)]
-      const cases: [string, string, string?][] = [
+      // Provided TLS material (test/fixtures/tls): the case sets the certificate, `provided` sets the rest.
+      const tlsFile = (f: string) => fs.readFileSync(path.join(REPO, "test/fixtures/tls", f), "utf8");
+      const provided = (key: string): ConfigMap => ({ tlsMode: { value: "provided" }, tlsPrivateKeyPem: { value: tlsFile(key), secret: true } });
+      // [key set, value, key the message must name (default: the key set), other keys set for the case]
+      const cases: [string, string, string?, ConfigMap?][] = [
         ["systemUser", "flagun;touch /tmp/pwned"],
         ["systemUser", "$(touch /tmp/pwned)"],
         ["systemUser", "`touch /tmp/pwned`"],
@@ -102,11 +107,23 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
         ["hosts", hostsWith({ port: 0 }), "hosts[0].port"],
         ["hosts", hostsWith({ hostKey: "ssh-ed25519 AAAA$(id)" }), "hosts[0].hostKey"],
         ["hosts", '{"name":"vm"}', "hosts"],
+        ["systemUser", "root"],
+        ["systemUser", host.user],
+        ["systemUser", "www-data"],
+        ["homeDir", `/home/${host.user}`],
+        ["homeDir", "/root/flagun"],
+        ["installPath", `/home/${host.user}/site`],
+        ["logPath", "/root/logs"],
+        ["hosts", JSON.stringify([hostsOk[0], { ...hostsOk[0], name: "vm-again" }]), "hosts"],
+        ["tlsCertificatePem", "not a certificate", undefined, provided("valid-key.pem")],
+        ["tlsCertificatePem", tlsFile("valid-cert.pem"), "tlsPrivateKeyPem", provided("other-key.pem")],
+        ["tlsCertificatePem", tlsFile("expired-cert.pem"), undefined, provided("expired-key.pem")],
       ];
       assert.ok(cases.length >= 25);
       const before = await sessions();
       const times: number[] = [];
-      for (const [key, value, named] of cases) {
+      for (const [key, value, named, others] of cases) {
+        if (others) await s.stack.setAllConfig(others);
         let orig: string | undefined;
         try {
           orig = (await s.stack.getConfig(key)).value;
@@ -120,6 +137,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
         times.push((Date.now() - t0) / 1000);
         if (orig === undefined) await s.stack.removeConfig(key);
         else await s.stack.setConfig(key, { value: orig, secret: false });
+        if (others) await s.stack.removeAllConfig(Object.keys(others));
       }
       await new Promise((r) => setTimeout(r, 2000)); // let the journal catch up with the last preview
       const after = await sessions();
@@ -128,6 +146,30 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       assert.equal((await host.run("test -e /tmp/pwned")).code, 1);
       const avg = times.reduce((a, b) => a + b, 0) / times.length;
       return `${cases.length} values rejected, preview avg ${avg.toFixed(1)} s (max ${Math.max(...times).toFixed(1)} s); sshd sessions ${before} -> ${after} (+1 = the counting one)`;
+    });
+
+    // Before the host-identity cases: sshd penalises the source address after 4b's failed logins.
+    await step("9 existing directory under each path key and a user not ours: up refused naming each, data intact, nothing created", async () => {
+      // What a new user could point the site at: somebody's directories holding data, an existing account.
+      const dirs: Record<string, string> = { homeDir: "/srv/precious-home", installPath: "/srv/precious-site", logPath: "/var/log/precious-logs" };
+      const paths = Object.values(dirs).join(" ");
+      await sh(host, `sudo useradd --system --no-create-home precious && for d in ${paths}; do sudo mkdir -p $d && echo "data of $d" | sudo tee $d/db.sqlite >/dev/null; done`);
+      const snapshot = () => sh(host, `sudo sh -c 'cat /etc/passwd /etc/group /etc/subuid /etc/subgid; find /srv /opt /var/log -maxdepth 1 | sort; for d in ${paths}; do find $d | sort; sha256sum $d/db.sqlite; done; test ! -e /var/tmp/flagun-rosupod'`);
+      const before = await snapshot();
+      let msg = "";
+      try {
+        const other = { https: await freePort(), http: await freePort() };
+        const config: ConfigMap = { systemUser: { value: "precious" }, serviceName: { value: "flagun-web9" } };
+        for (const [k, v] of Object.entries(dirs)) config[k] = { value: v };
+        const p = await siteStack(host, other, config, "precious");
+        await assert.rejects(p.stack.up(), (e: Error) => ((msg = e.message), /ownership: nothing was changed/.test(e.message)));
+        for (const [k, v] of Object.entries(dirs)) assert.ok(msg.includes(`${k}: ${v} already exists (owner root:root, 1 entries inside) and was not created by this site`), `${k} not named: ${msg}`);
+        assert.match(msg, /systemUser: user precious already exists \(uid \d+, comment ""\) and was not created by this site/);
+        assert.equal(await snapshot(), before, "the host changed: users, id ranges, directories or the data in them");
+      } finally {
+        await sh(host, `sudo userdel precious; sudo rm -rf ${paths}`); // this test's own fixtures
+      }
+      return `refused, naming ${Object.keys(dirs).join(", ")} and systemUser (owner root:root, 1 entry each); passwd, group, subuid, subgid, top-level dirs and the 3 db.sqlite hashes unchanged`;
     });
 
     // ---------------------------------------------------------------------------------------------
@@ -488,11 +530,26 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
     });
 
     // ---------------------------------------------------------------------------------------------
-    await step("8 destroy after interrupted+resumed provisioning leaves nothing", async () => {
+    await step("8 destroy after interrupted+resumed provisioning leaves nothing but an operator's file, which it reports", async () => {
       const uid = out.hosts.value.vm.uid;
+      // An operator's note inside logPath (root's, as `sudo` makes it): not ours, so destroy keeps it and says so.
+      const note = "/var/log/flagun-web/nginx/operator-notes.txt";
+      await sh(host, `echo 'written by the operator' | sudo tee ${note} >/dev/null`);
       log("pulumi destroy");
-      await s.stack.destroy();
-      return await assertUninstalled(host, user, uid);
+      let destroyOut = "";
+      await s.stack.destroy({ onOutput: (o) => (destroyOut += o) });
+      // The host's journal has the report whatever the command plugin shows of a delete's output (the
+      // official one shows it as the resource's status; the Node fallback shows none).
+      const report = (await sh(host, "sudo journalctl -t flagun-rosupod -o cat --no-pager")).split("\n").find((l) => l.startsWith("left /var/log/flagun-web")) ?? "";
+      assert.ok(report.includes(note), `destroy did not report the kept file in the journal: ${report}`);
+      const shown = destroyOut.includes(note) ? "also in the destroy output" : "not in the destroy output (this command plugin hides delete output)";
+      assert.equal((await sh(host, `sudo cat ${note}`)).trim(), "written by the operator");
+      assert.equal((await sh(host, "sudo find /var/log/flagun-web | sort")).trim(), ["/var/log/flagun-web", "/var/log/flagun-web/nginx", note].join("\n"));
+      assert.equal((await sh(host, "sudo stat -c %u:%g /var/log/flagun-web /var/log/flagun-web/nginx")).trim(), "0:0\n0:0", "kept directories still carry the deleted uid");
+      const owned = (await sh(host, `sudo find / -xdev \\( -uid ${uid} -o -gid ${uid} \\) -print 2>/dev/null | head -20`)).trim();
+      assert.equal(owned, "", `files of uid ${uid} left`);
+      await sh(host, "sudo rm -rf /var/log/flagun-web"); // the operator takes their file away
+      return `kept and reported in the journal: "${report}" (${shown}); kept dirs root-owned; ${await assertUninstalled(host, user, uid)}`;
     });
   } finally {
     console.log("# ---------------------------------------------------------------------------------------");

@@ -8,6 +8,7 @@ import * as connection from "../../lib/commands/connection";
 import * as host from "../../lib/commands/host";
 import * as files from "../../lib/commands/files";
 import * as podman from "../../lib/commands/podman";
+import * as ownership from "../../lib/commands/ownership";
 import * as service from "../../lib/commands/service";
 import { parseConfig } from "../../lib/config";
 import { layoutOf } from "../../lib/layout";
@@ -39,11 +40,23 @@ test("exact: reload sends SIGHUP only to a running unit, as the system user", ()
   assert.equal(service.reloadService(p, l), expected);
 });
 
-test("exact: useradd line of createUser", () => {
-  assert.match(
-    host.createUser(p, "flagun", "/opt/flagun", "flagun-web"),
-    /useradd --system --create-home --home-dir \/opt\/flagun --shell \/usr\/sbin\/nologin --user-group --comment '\\''flagun-rosupod flagun-web'\\'' flagun/,
-  );
+test("exact: useradd line of createUser, after the home is claimed with our marker", () => {
+  const cmd = host.createUser(p, "flagun", "/opt/flagun", "flagun-rosupod flagun-web");
+  const useradd = "useradd --system --home-dir /opt/flagun --shell /usr/sbin/nologin --user-group --comment '\\''flagun-rosupod flagun-web'\\'' flagun";
+  assert.ok(cmd.includes(useradd), cmd);
+  assert.ok(cmd.indexOf("marked /opt/flagun ||") < cmd.indexOf(useradd), "an existing home is checked before useradd");
+  assert.ok(!cmd.includes("--create-home"), "useradd never adopts an existing home");
+});
+
+test("exact: the ownership preflight's checks, in one root script", () => {
+  const cmd = ownership.ownershipPreflight(p, "flagun", l.mark, [{ key: "homeDir", path: "/opt/flagun" }], [{ key: "serviceName", path: "flagun-web.service" }]);
+  assert.ok(cmd.startsWith("sudo -n sh -c "));
+  for (const line of [
+    "check_dir homeDir /opt/flagun",
+    `for f in /etc/systemd/user/flagun-web.service /etc/containers/systemd/users/flagun-web.service; do [ ! -e "$f" ] || problem "serviceName: $f already exists (owner $(stat -c %U "$f")) and would clash with this site's flagun-web.service"; done`,
+  ]) {
+    assert.ok(cmd.includes(line.replace(/'/g, "'\\''")), `missing: ${line}`);
+  }
 });
 
 test("every builder output parses as sh (sh -n), also with a root admin", () => {
@@ -52,8 +65,9 @@ test("every builder output parses as sh (sh -n), also with a root admin", () => 
     const all = [
       host.preflight(priv, l.stageDir),
       connection.connectionCheck(site.hosts[0]),
-      host.createUser(priv, l.user, l.home, "svc"),
-      host.deleteUser(priv, l.user, l.home),
+      host.createUser(priv, l.user, l.home, l.mark),
+      host.deleteUser(priv, l.user, l.home, l.mark),
+      ownership.ownershipPreflight(priv, l.user, l.mark, [{ key: "logPath", path: l.logDir }], [{ key: "serviceName", path: l.unitName }]),
       host.allocateSubIds(priv, l.user),
       host.releaseSubIds(priv, l.user),
       host.enableLinger(priv, l.user),

@@ -1,5 +1,7 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { ConfigError, SiteConfig, parseConfig } from "../../lib/config";
 
 const HOST = { name: "web1", address: "127.0.0.1", port: 2222, user: "deploy", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOeZ" };
@@ -50,6 +52,10 @@ const BAD: [string, unknown][] = [
   ["systemUser", "usér"],
   ["systemUser", "a'b"],
   ["systemUser", "a\nb"],
+  ["systemUser", "root"],
+  ["systemUser", "deploy"],
+  ["systemUser", "www-data"],
+  ["systemUser", "systemd-network"],
   ["serviceName", "web`id`"],
   ["serviceName", "web service"],
   ["imageName", "img\"x"],
@@ -60,6 +66,10 @@ const BAD: [string, unknown][] = [
   ["installPath", "/opt/$(id)"],
   ["installPath", "/opt/a b"],
   ["installPath", "/etc"],
+  ["homeDir", "/home/deploy"],
+  ["homeDir", "/root/site"],
+  ["installPath", "/home/deploy/site"],
+  ["logPath", "/root/logs"],
   ["logPath", "/var/log/x;reboot"],
   ["logPath", "/var/log//x"],
   ["logPath", "/opt/flagun/site/logs"],
@@ -128,7 +138,56 @@ test("duplicate host names are rejected", () => {
   assert.ok(p.some((m) => m.includes('"web1" repeats')));
 });
 
+test("the same address:port twice in hosts is refused, even under two names", () => {
+  const p = problems({ hosts: [HOST, { ...HOST, name: "web2", address: "127.0.0.1" }] });
+  assert.deepEqual(p, ['hosts: expected each address:port once, got 127.0.0.1:2222 twice ("web1" and "web2")']);
+  assert.deepEqual(problems({ hosts: [HOST, { ...HOST, name: "web2", port: 2223 }] }), []);
+});
+
+test("paths in another user's home are refused, the admin's own home included", () => {
+  const p = problems({ homeDir: "/home/deploy/flagun" });
+  assert.deepEqual(p, [
+    'homeDir: expected a path outside other users\' homes, got "/home/deploy/flagun" (inside /home/deploy, the home of hosts[0].user)',
+    // installPath defaults to <homeDir>/site, so it is named too.
+    'installPath: expected a path outside other users\' homes, got "/home/deploy/flagun/site" (inside /home/deploy, the home of hosts[0].user)',
+  ]);
+  // A sibling whose name only starts like the admin's home is fine.
+  assert.deepEqual(problems({ homeDir: "/home/deployer" }), []);
+});
+
+// Test-only material (test/fixtures/tls/README.md); the key is read as the secret it would be.
+const TLS = path.join(__dirname, "../../../test/fixtures/tls");
+const pem = (f: string) => fs.readFileSync(path.join(TLS, f), "utf8");
+function tlsProblems(cert: string, key: string): string[] {
+  try {
+    parseConfig({ hosts: [HOST], tlsMode: "provided", tlsCertificatePem: cert, tlsPrivateKeyPem: "<secret>" }, "/repo", exists, { tlsPrivateKeyPem: key });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      // Never a byte of the key in a message.
+      for (const line of key.split("\n").filter((l) => l.length > 20)) assert.ok(!e.message.includes(line), "the key leaked into the message");
+      return e.problems;
+    }
+    throw e;
+  }
+  return [];
+}
+
 test("provided TLS needs both certificate and key", () => {
   assert.ok(problems({ tlsMode: "provided" }).some((m) => m.startsWith("tlsCertificatePem, tlsPrivateKeyPem")));
-  assert.deepEqual(problems({ tlsMode: "provided", tlsCertificatePem: "x", tlsPrivateKeyPem: "<secret>" }), []);
+  assert.deepEqual(tlsProblems(pem("valid-cert.pem"), pem("valid-key.pem")), []);
+});
+
+test("provided TLS: unparsable, mismatched or expired material is refused naming the key, never showing the secret", () => {
+  assert.deepEqual(tlsProblems("not a certificate", pem("valid-key.pem")), [
+    "tlsCertificatePem: expected a PEM certificate (-----BEGIN CERTIFICATE-----), got text that does not parse as one",
+  ]);
+  assert.deepEqual(tlsProblems(pem("valid-cert.pem"), "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n"), [
+    "tlsPrivateKeyPem: expected an unencrypted PEM private key, got a value that does not parse as one (not shown: secret)",
+  ]);
+  assert.deepEqual(tlsProblems(pem("valid-cert.pem"), pem("other-key.pem")), [
+    "tlsPrivateKeyPem: expected the private key of the certificate in tlsCertificatePem, got another key (not shown: secret)",
+  ]);
+  assert.deepEqual(tlsProblems(pem("expired-cert.pem"), pem("expired-key.pem")), [
+    "tlsCertificatePem: expected a certificate valid now, got one that expired 2021-01-01T00:00:00.000Z",
+  ]);
 });

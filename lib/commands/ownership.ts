@@ -1,0 +1,120 @@
+// What is ours on a host, and how we prove it: the user carries our marker in its GECOS field, every
+// directory we create carries a marker file written at creation. Nothing that exists without our mark is
+// adopted (the ownership preflight refuses first), and `destroy` deletes only what is ours.
+import { Privilege, asRoot, q, script } from "../shell";
+
+export const USER_MARKER = "flagun-rosupod";
+/** Written into each directory we create (homeDir, installPath, logPath); root-owned, 0644. */
+export const MARK_FILE = ".flagun-rosupod";
+
+/** The mark of one site on a host: the GECOS text of its user and the content of its marker files. */
+export function markOf(serviceName: string): string {
+  return `${USER_MARKER} ${serviceName}`;
+}
+
+/**
+ * The ids whose files are ours inside a directory of ours: the system user's own uid, and the
+ * subordinate ids its rootless containers write with (our allocator hands out ranges from 100000 up, and
+ * no login account is that high). Root's and any login user's files are an operator's: never deleted.
+ */
+const OURS = '\\( -uid "$uid" -o -uid +99999 \\)';
+
+/** Shell function `marked DIR`: true when DIR is a real directory holding exactly our marker file. */
+function markedFn(mark: string): string {
+  return [
+    "marked() {",
+    `  [ -d "$1" ] && [ ! -L "$1" ] && [ -f "$1/${MARK_FILE}" ] && [ ! -L "$1/${MARK_FILE}" ] && [ "$(cat "$1/${MARK_FILE}")" = ${q(mark)} ]`,
+    "}",
+  ].join("\n");
+}
+
+export interface Claim {
+  /** The config key that names it, for the message. */
+  key: string;
+  path: string;
+}
+
+/**
+ * Read-only, before anything is created: every user, group, directory and system-wide unit name the site
+ * would create either does not exist or is ours. Prints all conflicts in one message and fails.
+ * Containers, images and the Podman secret live in the system user's own rootless storage and its
+ * Quadlet units in its home: they are ours exactly when that user and home are, which is checked here.
+ */
+export function ownershipPreflight(p: Privilege, user: string, mark: string, dirs: Claim[], unitNames: Claim[]): string {
+  const u = q(user);
+  return asRoot(
+    p,
+    script(
+      markedFn(mark),
+      "problems=''",
+      'problem() { problems="$problems\n  - $*"; }',
+      `if getent passwd ${u} >/dev/null; then`,
+      `  gecos=$(getent passwd ${u} | cut -d: -f5)`,
+      `  [ "$gecos" = ${q(mark)} ] || problem "systemUser: user ${user} already exists (uid $(id -u ${u}), comment \\"$gecos\\") and was not created by this site (${mark})"`,
+      `elif getent group ${u} >/dev/null; then`,
+      `  problem "systemUser: group ${user} already exists (gid $(getent group ${u} | cut -d: -f3)) without a user of this site"`,
+      "fi",
+      'check_dir() {',
+      '  if [ -L "$2" ]; then problem "$1: $2 is a symlink (to $(readlink "$2"), owner $(stat -c %U "$2")), not a directory of this site"',
+      '  elif [ -e "$2" ]; then marked "$2" || problem "$1: $2 already exists (owner $(stat -c %U:%G "$2"), $(find "$2" -xdev -mindepth 1 2>/dev/null | wc -l) entries inside) and was not created by this site (no marker file)"',
+      '  elif [ "$(readlink -m "$2")" != "$2" ]; then problem "$1: $2 goes through a symlink (it resolves to $(readlink -m "$2"))"',
+      "  fi",
+      "}",
+      ...dirs.map((c) => `check_dir ${q(c.key)} ${q(c.path)}`),
+      // User units in these system-wide directories apply to every user, ours included, and would shadow
+      // or duplicate the units this site installs in its own home.
+      ...unitNames.map(
+        (c) => `for f in /etc/systemd/user/${q(c.path)} /etc/containers/systemd/users/${q(c.path)}; do [ ! -e "$f" ] || problem "${c.key}: $f already exists (owner $(stat -c %U "$f")) and would clash with this site's ${c.path}"; done`,
+      ),
+      'if [ -n "$problems" ]; then',
+      '  printf "ownership: nothing was changed, because the site would take over what it did not create:%s\\n" "$problems" >&2',
+      "  exit 1",
+      "fi",
+      `echo "ownership: ${dirs.length} directories, the user and ${unitNames.length} unit names are free or ours"`,
+    ),
+  );
+}
+
+/**
+ * Shell lines creating DIR (and any missing parent) with our marker inside, or accepting it when it is
+ * already ours. Refuses a directory we did not create even if the preflight was bypassed.
+ */
+export function claimDir(dir: string, mark: string): string {
+  const d = q(dir);
+  return [
+    `if [ -e ${d} ] || [ -L ${d} ]; then`,
+    `  marked ${d} || { echo "${dir} exists and was not created by this site (${mark}): refusing to use it" >&2; exit 1; }`,
+    "else",
+    `  mkdir -p ${d}`,
+    `  printf '%s' ${q(mark)} > ${q(`${dir}/${MARK_FILE}`)}`,
+    `  chmod 0644 ${q(`${dir}/${MARK_FILE}`)}`,
+    "fi",
+  ].join("\n");
+}
+
+/** The shell function `marked` that claimDir and releaseDir lines need, for a root script. */
+export function ownershipFns(mark: string): string {
+  return [
+    markedFn(mark),
+    // What destroy left and why goes to its output and to the host's journal (`journalctl -t
+    // flagun-rosupod`), which outlives the run; a host without a syslog socket only loses the copy.
+    `say() { echo "$*"; logger -t ${USER_MARKER} -- "$*" 2>/dev/null || true; }`,
+    // release DIR: delete what is ours under DIR (uid in $uid), keep the rest and say what and why.
+    "release() {",
+    '  if [ -L "$1" ]; then say "left $1: a symlink, not a directory of this site"; return 0; fi',
+    '  [ -e "$1" ] || return 0',
+    `  marked "$1" || { say "left $1: no marker ${MARK_FILE} of this site (not created by it)"; return 0; }`,
+    '  if [ -z "$uid" ]; then say "left $1: the system user is gone, so its files cannot be told apart"; return 0; fi',
+    `  rm -f "$1/${MARK_FILE}"`,
+    // -P (the default): never follows a symlink; -xdev: never leaves the file system.
+    `  find "$1" -xdev -depth ! -type d ${OURS} -delete`,
+    `  find "$1" -xdev -depth -type d -empty ${OURS} -delete`,
+    '  [ -e "$1" ] || return 0',
+    `  kept=$(find "$1" -xdev -mindepth 1 ! ${OURS} -prune -print)`,
+    // The directories left to hold them must not keep the uid that is about to be deleted and reused.
+    `  find "$1" -xdev -type d ${OURS} -exec chown root:root {} +`,
+    '  say "left $1 (now owned by root): it holds $(printf "%s\\n" "$kept" | grep -c .) entries this site did not create: $(printf "%s\\n" "$kept" | head -n 10 | paste -sd " ")"',
+    "}",
+  ].join("\n");
+}
+
