@@ -40,6 +40,8 @@ export function connectionCheck(h: HostConfig): string {
     "while :; do",
     "  i=$((i+1))",
     `  rc=0; out=$(ssh "$@" -- ${q(h.address)} true 2>&1 </dev/null) || rc=$?`,
+    // ssh ends its error lines with CR LF.
+    "  out=$(printf '%s\\n' \"$out\" | tr -d '\\r')",
     `  [ $rc != 0 ] || { echo ${q(`ssh ${target}: connected`)}" (host key $pinned)"; exit 0; }`,
     '  case "$out" in',
     `    *"Permission denied"*) ${fail(`unable to authenticate as ${h.user}: publickey refused, tried $how (not retried)`)};;`,

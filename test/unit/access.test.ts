@@ -85,7 +85,7 @@ test("connection check: a host key mismatch names both fingerprints, one dial", 
 });
 
 test("connection check: transient errors are retried, then fail naming the last error and the attempts", () => {
-  const r = runCheck("ssh: connect to host 192.0.2.7 port 2222: Connection refused", 255);
+  const r = runCheck("ssh: connect to host 192.0.2.7 port 2222: Connection refused\r", 255);
   assert.equal(r.code, 1);
   assert.equal(r.args.length, CHECK_ATTEMPTS);
   assert.equal(r.stderr, `ssh deploy@192.0.2.7:2222: ssh: connect to host 192.0.2.7 port 2222: Connection refused (after ${CHECK_ATTEMPTS} attempts, 5 s apart)`);
