@@ -10,7 +10,7 @@ import * as podman from "../../lib/commands/podman";
 import * as service from "../../lib/commands/service";
 import { parseConfig } from "../../lib/config";
 import { layoutOf } from "../../lib/layout";
-import { logrotateService, logrotateTimer, quadletUnit } from "../../lib/render";
+import { logrotateService, logrotateTimer, oneOffRun, oneOffScript, quadletUnit } from "../../lib/render";
 
 const p = { adminUser: "deploy" };
 const site = parseConfig(
@@ -47,7 +47,12 @@ test("exact: useradd line of createUser", () => {
 
 test("every builder output parses as sh (sh -n), also with a root admin", () => {
   for (const priv of [p, { adminUser: "root" }]) {
-    const units = { quadlet: quadletUnit(site, l, { imageRef: "localhost/x:1", secretId: "abc" }), logrotateService: logrotateService(l), logrotateTimer: logrotateTimer(l) };
+    const units = {
+      quadlet: quadletUnit(site, l, { imageRef: "localhost/x:1", secretIds: { s: "abc" }, settingsHash: "h" }),
+      logrotateService: logrotateService(l),
+      logrotateTimer: logrotateTimer(l),
+      oneOff: oneOffScript(site, l, "localhost/x:1"),
+    };
     const all = [
       host.preflight(priv),
       host.createUser(priv, l.user, l.home, "svc"),
@@ -56,20 +61,23 @@ test("every builder output parses as sh (sh -n), also with a root admin", () => 
       host.releaseSubIds(priv, l.user),
       host.enableLinger(priv, l.user),
       host.disableLinger(priv, l.user),
-      files.createDirs(priv, l, site.installPath),
-      files.deleteDirs(priv, l, site.installPath, false),
+      files.createDirs(priv, l, site.installPath, "svc"),
+      files.deleteDirs(priv, l, site.installPath, { logs: false, data: true }),
+      files.deleteDirs(priv, l, site.installPath, { logs: true, data: false }),
       files.createStage(priv, "/var/tmp/x/s", ["config"]),
       files.installTree(priv, l.user, "/var/tmp/x/s/app", l.appDir, "/var/tmp/x/s"),
       files.writeFromStdin(priv, l.user, `${l.tlsDir}/key.pem`, "0600"),
-      podman.createSecret(priv, l),
-      podman.deleteSecret(priv, l),
+      podman.createSecret(priv, l.user, l.secretName),
+      podman.deleteSecret(priv, l.user, l.envSecretName("API_TOKEN")),
       podman.loadBaseArchive(priv, l.user, "/var/tmp/x/base.tar", "localhost/base:1"),
       podman.buildImage(priv, l, { stage: "/var/tmp/x/b", ref: "localhost/x:1", baseImage: "docker.io/library/python:3.13-slim-trixie", offline: false }),
       podman.removeImage(priv, l.user, "localhost/x:1"),
       service.installUnit(priv, l, units),
       service.removeUnit(priv, l),
       service.reloadService(priv, l),
-      service.healthGate(priv, l, 8443),
+      service.healthGate(priv, l, 8443, "/login"),
+      service.releaseCommand(priv, l, oneOffRun(site, l, "localhost/x:1"), ["flask", "init-db"]),
+      units.oneOff,
     ];
     for (const cmd of all) execFileSync("sh", ["-n", "-c", cmd]);
   }
@@ -104,12 +112,13 @@ test("subid allocation: a gap large enough is reused, comments and junk ignored"
 });
 
 test("quadlet unit: ports, read-only mounts, secret as a file, restart on failure, boot target", () => {
-  const u = quadletUnit(site, l, { imageRef: "localhost/flagun-web:abc", secretId: "s1" });
+  const u = quadletUnit(site, l, { imageRef: "localhost/flagun-web:abc", secretIds: { "flagun-web-secret-key": "s1" }, settingsHash: "h1" });
   for (const line of [
     "Image=localhost/flagun-web:abc",
     "PublishPort=8443:8443",
     "PublishPort=8088:8088",
     "Volume=/opt/flagun/site/app:/srv/app:ro,Z",
+    "Volume=/var/lib/flagun-web/instance:/srv/app/instance:Z",
     "Volume=/opt/flagun/site/config:/etc/flagun:ro,Z",
     "Volume=/var/log/flagun-web:/var/log/flagun:Z",
     "Secret=flagun-web-secret-key,type=mount,target=/run/secrets/app_secret_key,uid=1000,gid=1000,mode=0400",
