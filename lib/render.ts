@@ -143,7 +143,6 @@ export function oneOffScript(c: SiteConfig, l: Layout, imageRef: string): string
     "set -eu",
     `[ $# -gt 0 ] || { echo "usage: $0 COMMAND [ARG...]   e.g. flask shell" >&2; exit 2; }`,
     "tty=; if [ -t 0 ] && [ -t 1 ]; then tty=--tty; fi",
-    `cd "$HOME"`,
     `exec ${oneOffRun(c, l, imageRef, "--interactive $tty")} "$@"`,
     "",
   ].join("\n");
