@@ -6,7 +6,8 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ConfigError, SECRET_MARKER, SiteConfig, parseConfig } from "../../lib/config";
+import { SECRET_MARKER } from "../../lib/config";
+import { HOST, parse, problems } from "./configCases";
 import { maskSecretMap } from "../../lib/stackConfig";
 import { layoutOf } from "../../lib/layout";
 import { DATA_MARKER, createDirs, deleteDirs, installTree } from "../../lib/commands/files";
@@ -14,18 +15,6 @@ import { releaseCommand } from "../../lib/commands/service";
 import { appSettings, oneOffRun, oneOffScript, quadletUnit } from "../../lib/render";
 import { operatorCommands } from "../../lib/operator";
 import { hashParts } from "../../lib/hash";
-
-const HOST = { name: "web1", address: "127.0.0.1", port: 2222, user: "deploy", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOeZ" };
-const parse = (raw: Record<string, unknown>): SiteConfig => parseConfig({ hosts: [HOST], ...raw }, "/repo", () => true);
-function problems(raw: Record<string, unknown>): string[] {
-  try {
-    parse(raw);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems;
-    throw e;
-  }
-  return [];
-}
 
 test("appModule: gunicorn's forms are accepted", () => {
   for (const m of ["main:flask_app", "app", "pkg.wsgi:application", "a.b.c:app", "mypkg:create_app()", "mypkg.factory:create_app('production')",
