@@ -69,7 +69,7 @@ export class Site extends pulumi.ComponentResource {
     const envSecrets = site.appSecretNames.map(
       (n) =>
         new AppSecret(
-          `${name}-env-secret-${n}`,
+          `${name}-env-${n}`,
           ctx,
           {
             podmanName: ctx.layout.envSecretName(n),
