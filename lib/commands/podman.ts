@@ -85,6 +85,9 @@ export function buildImage(p: Privilege, l: Layout, b: BuildArgs): string {
       `  rm -rf ${q(ctx)}`,
       `  cp -R ${q(b.stage)} ${q(ctx)}`,
       `  chown -R ${q(l.user)}:${q(l.user)} ${q(cache)}`,
+      // Every upload has fresh mtimes, and the builder's layer cache keys COPY on them too: fixed mtimes
+      // let a rebuild (say, a changed app requirements.txt) reuse the layers before what changed.
+      `  find ${q(ctx)} -exec touch -h -d @0 {} +`,
       `  ${asUserFromRoot(l.user, build)} 9>&-`,
       `  echo "built ${b.ref}"`,
       "fi",
