@@ -30,9 +30,11 @@ const providedTls =
 // One secret for the whole fleet: sessions signed on one host stay valid on the others.
 const appSecret = new random.RandomPassword("app-secret-key", { length: 48, special: false });
 
+const appEnvSecrets = site.appSecretNames.length ? cfg.requireSecretObject<Record<string, string>>("appSecrets") : undefined;
+
 const sites = site.hosts.map(
   (host) =>
-    new Site(host.name, { host, site: site!, repoDir, sshPrivateKey, appSecret: pulumi.secret(appSecret.result), providedTls }),
+    new Site(host.name, { host, site: site!, repoDir, sshPrivateKey, appSecret: pulumi.secret(appSecret.result), appEnvSecrets, providedTls }),
 );
 
 export const urls = sites.map((s) => s.url);
@@ -51,6 +53,7 @@ export const hosts = Object.fromEntries(
       certificateNotAfter: s.certificateNotAfter,
       health: s.health,
       appSecretId: s.appSecretId,
+      appDataDir: s.appDataDir,
       operatorCommands: s.operatorCommands,
     },
   ]),

@@ -1,5 +1,5 @@
-// The Flask SECRET_KEY as a Podman secret: it reaches the container as a file, never a unit file,
-// environment variable, `podman inspect` field or log line.
+// One Podman secret of the system user (the Flask SECRET_KEY, or an appSecrets value): it reaches the
+// container as a file, never a unit file, `podman inspect` field, command line or log line.
 import * as pulumi from "@pulumi/pulumi";
 import { createSecret, deleteSecret } from "../lib/commands/podman";
 import { HostContext, hostCommand } from "./context";
@@ -9,13 +9,19 @@ export class AppSecret extends pulumi.ComponentResource {
   readonly secretId: pulumi.Output<string>;
   readonly ready: pulumi.Resource;
 
-  constructor(name: string, ctx: HostContext, args: { value: pulumi.Output<string>; after: pulumi.Resource[] }, opts?: pulumi.ComponentResourceOptions) {
+  constructor(
+    name: string,
+    ctx: HostContext,
+    args: { podmanName: string; resourceName: string; value: pulumi.Output<string>; after: pulumi.Resource[] },
+    opts?: pulumi.ComponentResourceOptions,
+  ) {
     super("flagun:site:AppSecret", name, {}, opts);
+    const user = ctx.layout.user;
     const cmd = hostCommand(
       ctx,
       this,
-      "app-secret",
-      { create: createSecret(ctx.priv, ctx.layout), delete: deleteSecret(ctx.priv, ctx.layout), stdin: args.value },
+      args.resourceName,
+      { create: createSecret(ctx.priv, user, args.podmanName), delete: deleteSecret(ctx.priv, user, args.podmanName), stdin: args.value },
       { dependsOn: args.after },
     );
     this.ready = cmd;

@@ -1,13 +1,17 @@
 // The container image, built on the host by the system user's rootless Podman. Its tag is the hash of
 // everything the Containerfile uses, so it is rebuilt only when that changes; app code and config are
-// volumes and never rebuild it. Optional: a base image archive for air-gapped hosts, and an extra CA
+// volumes and never rebuild it; the app's own requirements.txt is part of the image (and of its tag). Optional: a base image archive for air-gapped hosts, and an extra CA
 // bundle trusted during the build (TLS-inspecting proxies).
+import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { buildImage, loadBaseArchive, removeImage } from "../lib/commands/podman";
 import { hashParts, short } from "../lib/hash";
 import { HostContext, hostCommand } from "./context";
 import { UploadEntry, upload } from "./upload";
+
+/** The build context's app-requirements.txt for an app without a requirements.txt. */
+const NO_APP_REQUIREMENTS = "# the app has no requirements.txt\n";
 
 export class PodmanImage extends pulumi.ComponentResource {
   readonly imageRef: string;
@@ -36,11 +40,14 @@ export class PodmanImage extends pulumi.ComponentResource {
     }
 
     const ca = site.buildCaBundle;
+    const appRequirements = path.join(site.appDir, "requirements.txt");
+    const appRequirementsText = fs.existsSync(appRequirements) ? fs.readFileSync(appRequirements, "utf8") : NO_APP_REQUIREMENTS;
     const tag = short(
       hashParts([
         { name: "Containerfile", file: repo("Containerfile") },
         { name: "container", dir: repo("container") },
         { name: "requirements", file: repo("config/requirements.txt") },
+        { name: "app-requirements", text: appRequirementsText },
         { name: "ca", text: ca ? hashParts([{ name: "ca", file: ca }]) : "" },
         { name: "base", text: baseImage },
       ]),
@@ -51,6 +58,7 @@ export class PodmanImage extends pulumi.ComponentResource {
       { at: "Containerfile", source: new pulumi.asset.FileAsset(repo("Containerfile")) },
       { at: "container", source: new pulumi.asset.FileArchive(repo("container")) },
       { at: "config/requirements.txt", source: new pulumi.asset.FileAsset(repo("config/requirements.txt")) },
+      { at: "app-requirements.txt", source: new pulumi.asset.StringAsset(appRequirementsText) },
       { at: "build-ca.pem", source: ca ? new pulumi.asset.FileAsset(ca) : new pulumi.asset.StringAsset("# no extra CA bundle for builds (config: buildCaBundle)\n") },
     ];
     const copies = upload(ctx, this, "build", stage, entries, ["config"], after);

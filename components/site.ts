@@ -22,6 +22,8 @@ export interface SiteArgs {
   repoDir: string;
   sshPrivateKey?: pulumi.Output<string>;
   appSecret: pulumi.Output<string>;
+  /** appSecrets: name -> value, a Pulumi secret (names validated in SiteConfig.appSecretNames). */
+  appEnvSecrets?: pulumi.Output<Record<string, string>>;
   providedTls?: { certPem: pulumi.Input<string>; keyPem: pulumi.Output<string> };
 }
 
@@ -44,6 +46,8 @@ export class Site extends pulumi.ComponentResource {
   readonly health: pulumi.Output<string>;
   /** Podman's id of the app secret (not its value): changes when the secret is rotated. */
   readonly appSecretId: pulumi.Output<string>;
+  /** Host path of Flask's instance folder (the app's persistent data). */
+  readonly appDataDir: string;
   readonly operatorCommands: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: SiteArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -64,16 +68,36 @@ export class Site extends pulumi.ComponentResource {
     const names = certificateNames(host, site);
     const files = new SiteFiles(`${name}-files`, ctx, { repoDir: args.repoDir, serverNames: names.filter((n) => !/^[0-9.:]+$/.test(n)), after: [linger.ready] }, child);
     const cert = new Certificate(`${name}-cert`, ctx, { names, provided: args.providedTls, after: [files.dirs] }, child);
-    const secret = new AppSecret(`${name}-secret`, ctx, { value: args.appSecret, after: [linger.ready] }, child);
+    const secret = new AppSecret(`${name}-secret`, ctx, { podmanName: ctx.layout.secretName, resourceName: "app-secret", value: args.appSecret, after: [linger.ready] }, child);
+    const envSecrets = site.appSecretNames.map(
+      (n) =>
+        new AppSecret(
+          `${name}-env-${n}`,
+          ctx,
+          {
+            podmanName: ctx.layout.envSecretName(n),
+            resourceName: `env-secret-${n}`,
+            value: pulumi.secret(args.appEnvSecrets!.apply((m) => m[n])),
+            after: [linger.ready],
+          },
+          child,
+        ),
+    );
+    const allSecrets = [secret, ...envSecrets];
+    const secretIds = pulumi
+      .all(allSecrets.map((s) => s.secretId))
+      .apply((ids) => Object.fromEntries(ids.map((id, i) => [i === 0 ? ctx.layout.secretName : ctx.layout.envSecretName(site.appSecretNames[i - 1]), id])));
     const image = new PodmanImage(`${name}-image`, ctx, { repoDir: args.repoDir, after: [linger.ready, files.dirs] }, child);
     const service = new WebService(
       `${name}-service`,
       ctx,
       {
         imageRef: image.imageRef,
-        secretId: secret.secretId,
+        secretIds,
+        settingsHash: files.settingsHash,
+        appHash: files.appHash,
         reloadTriggers: [files.appHash, files.configHash, cert.fingerprint],
-        files: [...files.ready, ...cert.files, secret.ready],
+        files: [...files.ready, ...cert.files, ...allSecrets.map((s) => s.ready)],
         image: image.ready,
       },
       child,
@@ -91,6 +115,7 @@ export class Site extends pulumi.ComponentResource {
     this.certificatePem = cert.certPem;
     this.health = service.health;
     this.appSecretId = secret.secretId;
+    this.appDataDir = ctx.layout.instanceDir;
     this.operatorCommands = user.uid.apply((uid) => operatorCommands(host, ctx.layout, uid));
     this.registerOutputs({
       url: this.url,
@@ -104,6 +129,7 @@ export class Site extends pulumi.ComponentResource {
       certificateNotAfter: this.certificateNotAfter,
       health: this.health,
       appSecretId: this.appSecretId,
+      appDataDir: this.appDataDir,
       operatorCommands: this.operatorCommands,
     });
   }

@@ -3,9 +3,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { createDirs, deleteDirs, installTree, writeFromStdin } from "../lib/commands/files";
+import { INSTANCE_DIR, createDirs, deleteDirs, installTree, writeFromStdin } from "../lib/commands/files";
 import { hashParts, short } from "../lib/hash";
-import { renderTemplate, templateValues } from "../lib/render";
+import { APP_SETTINGS_FILE, appSettings, renderTemplate, templateValues } from "../lib/render";
 import { HostContext, hostCommand } from "./context";
 import { upload } from "./upload";
 
@@ -16,6 +16,8 @@ export class SiteFiles extends pulumi.ComponentResource {
   readonly dirs: pulumi.Resource;
   readonly appHash: string;
   readonly configHash: string;
+  /** Hash of the app settings (module, environment, health path): a change restarts the container. */
+  readonly settingsHash: string;
   /** Resources whose completion means app code and config are in place. */
   readonly ready: pulumi.Resource[];
 
@@ -25,10 +27,10 @@ export class SiteFiles extends pulumi.ComponentResource {
     const installPath = site.installPath;
     this.dirs = hostCommand(ctx, this, "dirs", {
       create: createDirs(priv, l, installPath),
-      delete: deleteDirs(priv, l, installPath, site.retainLogs),
+      delete: deleteDirs(priv, l, installPath, { logs: site.retainLogs, data: site.retainData }),
     }, { dependsOn: args.after });
 
-    this.appHash = hashParts([{ name: "app", dir: site.appDir }]);
+    this.appHash = hashParts([{ name: "app", dir: site.appDir, skipTop: [INSTANCE_DIR] }]);
     const stage = `${l.stageDir}/app-${short(this.appHash)}`;
     const copies = upload(ctx, this, "app", stage, [{ at: path.basename(site.appDir), source: new pulumi.asset.FileArchive(site.appDir) }], [], [this.dirs]);
     const app = hostCommand(
@@ -40,10 +42,15 @@ export class SiteFiles extends pulumi.ComponentResource {
     );
 
     const values = templateValues(site, args.serverNames);
-    const rendered = CONFIG_TEMPLATES.map((f) => ({
-      file: f,
-      text: renderTemplate(f, fs.readFileSync(path.join(args.repoDir, "config", `${f}.tmpl`), "utf8"), values),
-    }));
+    const settings = appSettings(site);
+    this.settingsHash = hashParts([{ name: APP_SETTINGS_FILE, text: settings }]);
+    const rendered = [
+      ...CONFIG_TEMPLATES.map((f) => ({
+        file: f,
+        text: renderTemplate(f, fs.readFileSync(path.join(args.repoDir, "config", `${f}.tmpl`), "utf8"), values),
+      })),
+      { file: APP_SETTINGS_FILE, text: settings },
+    ];
     this.configHash = hashParts(rendered.map((r) => ({ name: r.file, text: r.text })));
     const configs = rendered.map((r) =>
       hostCommand(
@@ -55,6 +62,6 @@ export class SiteFiles extends pulumi.ComponentResource {
       ),
     );
     this.ready = [app, ...configs];
-    this.registerOutputs({ appHash: this.appHash, configHash: this.configHash });
+    this.registerOutputs({ appHash: this.appHash, configHash: this.configHash, settingsHash: this.settingsHash });
   }
 }

@@ -27,7 +27,7 @@ export class SystemUser extends pulumi.ComponentResource {
           ctx.priv,
           l.user,
           l.mark,
-          [{ key: "homeDir", path: l.home }, { key: "installPath", path: site.installPath }, { key: "logPath", path: l.logDir }],
+          [{ key: "homeDir", path: l.home }, { key: "installPath", path: site.installPath }, { key: "logPath", path: l.logDir }, { key: "dataPath", path: l.dataDir }],
           [l.unitName, `${l.containerName}.container`, `${l.containerName}-logrotate.service`, `${l.containerName}-logrotate.timer`].map((u) => ({ key: "serviceName", path: u })),
         ),
       },

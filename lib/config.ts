@@ -45,7 +45,20 @@ export interface SiteConfig {
   logRetentionDays: number;
   clientMaxBodySize: string;
   appDir: string;
+  /** gunicorn's WSGI target: `module:variable` or a factory call `module:create_app(literal, ...)`. */
   appModule: string;
+  /** Path the health checks request (image/Quadlet, `up` gate); healthy = an HTTP status below 500. */
+  healthPath: string;
+  /** Environment variables for the app (not secret: visible in the app settings file on the host). */
+  appEnv: Record<string, string>;
+  /** Names of the app's secret environment variables; the values stay in Pulumi secrets. */
+  appSecretNames: string[];
+  /** Run in a one-off container of the new version before it serves (argv, no shell); empty = none. */
+  releaseCommand: string[];
+  /** Persistent app data (Flask's instance folder lives in `<dataPath>/instance`), outside the synced code. */
+  dataPath: string;
+  /** `destroy` keeps dataPath (handed to root) when true, deletes it when false. */
+  retainData: boolean;
   baseImage: string;
   baseImageArchive?: string;
   buildCaBundle?: string;
@@ -66,7 +79,20 @@ const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1
 const IPV6_RE = /^[0-9A-Fa-f:]+(%[A-Za-z0-9]+)?$/;
 const HOSTKEY_RE = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}$/;
 const IMAGE_RE = /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
-const MODULE_RE = /^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$/;
+// gunicorn's WSGI target forms: `module`, `pkg.module:variable`, `pkg.module:factory(arg, key=arg)`, with
+// literal arguments only (quoted strings of safe characters, numbers, True/False/None): gunicorn itself
+// evaluates them with ast.literal_eval; anything else (code, shell metacharacters) is refused here.
+const IDENT = "[A-Za-z_][A-Za-z0-9_]*";
+const LITERAL = `(?:'[A-Za-z0-9 _.,:/=+@-]*'|"[A-Za-z0-9 _.,:/=+@-]*"|-?[0-9]+(?:\\.[0-9]+)?|True|False|None)`;
+const ARG = `(?:${IDENT} ?= ?)?${LITERAL}`;
+const MODULE_RE = new RegExp(`^${IDENT}(?:\\.${IDENT})*(?::${IDENT}(?:\\((?:${ARG}(?:, ?${ARG})*)?\\))?)?$`);
+const MODULE_FORM = "gunicorn's WSGI target: module:variable, package.module:variable or module:create_app() (literal arguments only)";
+const HEALTH_PATH_RE = /^\/[A-Za-z0-9._~\/-]{0,200}$/;
+const ENV_NAME_RE = /^[A-Z_][A-Z0-9_]{0,63}$/;
+/** Names the image, the supervisor or Python rely on: an app variable must not replace them. */
+const RESERVED_ENV = /^(PATH|HOME|HOSTNAME|LANG|PWD|USER|APP_MODULE|FLASK_APP|SECRET_KEY_FILE|GUNICORN_CMD_ARGS|WEB_CONCURRENCY|PYTHON[A-Z0-9_]*|FLAGUN_[A-Z0-9_]*|LD_[A-Z0-9_]*|LC_[A-Z0-9_]*|SSL_CERT_[A-Z_]*)$/;
+/** One argument of releaseCommand: split on spaces, run without a shell. */
+const ARGV_RE = /^[A-Za-z0-9 ._:=\/@,+-]{1,300}$/;
 const SIZE_RE = /^[1-9][0-9]{0,5}[km]?$/;
 const SAFE_TEXT_RE = /^[A-Za-z0-9 ._,-]{1,64}$/;
 
@@ -147,6 +173,29 @@ class Reader {
     return out;
   }
 
+  /** A JSON object of NAME -> text (the names checked; values any text up to 4096 characters, no NUL). */
+  envMap(key: string, v: unknown = this.raw[key]): Record<string, string> | undefined {
+    if (v === undefined || v === null) return {};
+    if (typeof v === "string") {
+      try {
+        v = JSON.parse(v);
+      } catch {
+        return this.fail(key, "a JSON object of NAME: value", v);
+      }
+    }
+    if (typeof v !== "object" || v === null || Array.isArray(v) || Object.keys(v).length > 100) {
+      return this.fail(key, "a JSON object (at most 100 entries) of NAME: value", v);
+    }
+    const out: Record<string, string> = {};
+    for (const [name, value] of Object.entries(v as Record<string, unknown>)) {
+      if (!ENV_NAME_RE.test(name)) this.fail(`${key}.${name}`, "a variable name matching ^[A-Z_][A-Z0-9_]*$ (at most 64 characters)", name);
+      else if (RESERVED_ENV.test(name)) this.fail(`${key}.${name}`, "a name not reserved by the image (PATH, HOME, LANG, APP_MODULE, FLASK_APP, SECRET_KEY_FILE, GUNICORN_CMD_ARGS, WEB_CONCURRENCY, PYTHON*, FLAGUN_*, LD_*, LC_*, SSL_CERT_*)", name);
+      else if (typeof value !== "string" || value.length > 4096 || value.includes("\0")) this.fail(`${key}.${name}`, "a text value (at most 4096 characters, no NUL)", typeof value === "string" ? "<text>" : value);
+      else out[name] = value;
+    }
+    return out;
+  }
+
   localPath(key: string, def: string | undefined, baseDir: string, exists: (p: string) => boolean): string | undefined {
     const v = this.raw[key] ?? def;
     if (v === undefined) return undefined;
@@ -198,12 +247,30 @@ function readHosts(r: Reader): HostConfig[] {
   return hosts;
 }
 
+/** releaseCommand: words separated by spaces, each of safe characters; run as argv, never by a shell. */
+function readArgv(r: Reader, key: string, v: unknown): string[] {
+  if (typeof v !== "string" || !ARGV_RE.test(v) || v.trim() === "") {
+    r.problems.push(`${key}: expected a command of words separated by spaces, of letters, digits and . _ : = / @ , + - (no shell), got ${JSON.stringify(v)}`);
+    return [];
+  }
+  return v.trim().split(/ +/);
+}
+
 export const KNOWN_KEYS = [
   "hosts", "systemUser", "homeDir", "installPath", "logPath", "serviceName", "imageName", "httpsPort", "httpPort",
   "workers", "threads", "timeoutSeconds", "logRetentionDays", "clientMaxBodySize", "appDir", "appModule", "baseImage",
   "baseImageArchive", "buildCaBundle", "retainLogs", "tlsMode", "certCommonName", "certOrganization", "certDnsNames",
   "certIpAddresses", "certValidityDays", "certRenewBeforeDays", "sshPrivateKey", "tlsCertificatePem", "tlsPrivateKeyPem",
+  "healthPath", "appEnv", "appSecrets", "releaseCommand", "dataPath", "retainData",
 ];
+
+/** Marker readStackConfig puts in place of a secret value: validation sees that it is set, never what it is. */
+export const SECRET_MARKER = "<secret>";
+
+/** Two paths, neither inside the other nor equal. */
+function disjoint(a: string, b: string): boolean {
+  return a !== b && !a.startsWith(b + "/") && !b.startsWith(a + "/");
+}
 
 /**
  * Accounts a site must never run as or take over (Debian's base accounts and common daemons); any
@@ -220,7 +287,7 @@ const SYSTEM_ACCOUNTS = new Set([
  * Refusals that need no host: a system user that is someone else's account, site paths inside another
  * user's home, and one host listed twice (two trees would fight over one user and one set of paths).
  */
-export function ownershipProblems(c: Pick<SiteConfig, "hosts" | "systemUser" | "homeDir" | "installPath" | "logPath">): string[] {
+export function ownershipProblems(c: Pick<SiteConfig, "hosts" | "systemUser" | "homeDir" | "installPath" | "logPath" | "dataPath">): string[] {
   const problems: string[] = [];
   const u = c.systemUser;
   if (SYSTEM_ACCOUNTS.has(u) || u.startsWith("systemd-")) {
@@ -233,7 +300,7 @@ export function ownershipProblems(c: Pick<SiteConfig, "hosts" | "systemUser" | "
     { dir: "/root", whose: "root's home" },
     ...c.hosts.map((h, i) => ({ dir: `/home/${h.user}`, whose: `the home of hosts[${i}].user` })),
   ];
-  for (const key of ["homeDir", "installPath", "logPath"] as const) {
+  for (const key of ["homeDir", "installPath", "logPath", "dataPath"] as const) {
     const p = c[key];
     const inside = homes.find((h) => p === h.dir || p.startsWith(`${h.dir}/`));
     if (inside) problems.push(`${key}: expected a path outside other users' homes, got ${JSON.stringify(p)} (inside ${inside.dir}, ${inside.whose})`);
@@ -311,7 +378,24 @@ export function parseConfig(
   const timeoutSeconds = r.int("timeoutSeconds", 30, 1, 3600);
   const logRetentionDays = r.int("logRetentionDays", 14, 1, 3650);
   const clientMaxBodySize = r.string("clientMaxBodySize", "10m", SIZE_RE, "an nginx size such as 10m, 512k or 1048576");
-  const appModule = r.string("appModule", "main:flask_app", MODULE_RE, "module:variable, e.g. main:flask_app");
+  const appModule = r.string("appModule", "main:flask_app", MODULE_RE, MODULE_FORM);
+  const healthPath = r.string("healthPath", "/", HEALTH_PATH_RE, "an absolute URL path of letters, digits, . _ ~ / - such as / or /login");
+  const appEnv = r.envMap("appEnv");
+  const appSecrets = r.envMap("appSecrets");
+  for (const name of Object.keys(appEnv ?? {}).filter((n) => appSecrets && n in appSecrets)) {
+    r.problems.push(`appSecrets.${name}: expected a name not also in appEnv`);
+  }
+  // readStackConfig replaces the values of a secret appSecrets by the marker: a clear value means the
+  // key was set without --secret, and would sit in clear in the stack file.
+  if (Object.values(appSecrets ?? {}).some((v) => v !== SECRET_MARKER)) {
+    r.problems.push(`appSecrets: expected a secret: pulumi config set --secret appSecrets '{"NAME":"value"}'`);
+  }
+  const releaseCommand = [undefined, null, ""].includes(raw.releaseCommand as string) ? [] : readArgv(r, "releaseCommand", raw.releaseCommand);
+  const dataPath = r.absPath("dataPath", `/var/lib/${serviceName ?? "flagun-web"}`);
+  const retainData = r.bool("retainData", true);
+  for (const [other, p] of [["installPath", installPath], ["homeDir", homeDir], ["logPath", logPath]] as const) {
+    if (dataPath && p && !disjoint(dataPath, p)) r.problems.push(`dataPath: expected a directory outside ${other} (and not containing it), got ${JSON.stringify(dataPath)}`);
+  }
   const baseImage = r.string("baseImage", "docker.io/library/python:3.13-slim-trixie", IMAGE_RE, "an image reference such as docker.io/library/python:3.13-slim-trixie");
   const appDir = r.localPath("appDir", "flask_app", baseDir, exists);
   const baseImageArchive = r.localPath("baseImageArchive", undefined, baseDir, exists);
@@ -336,8 +420,8 @@ export function parseConfig(
   } else if (tlsMode === "provided") {
     r.problems.push(...providedTlsProblems(raw.tlsCertificatePem, secrets.tlsPrivateKeyPem, new Date()));
   }
-  if (systemUser && homeDir && installPath && logPath) {
-    r.problems.push(...ownershipProblems({ hosts, systemUser, homeDir, installPath, logPath }));
+  if (systemUser && homeDir && installPath && logPath && dataPath) {
+    r.problems.push(...ownershipProblems({ hosts, systemUser, homeDir, installPath, logPath, dataPath }));
   }
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
@@ -345,7 +429,8 @@ export function parseConfig(
     hosts, systemUser: systemUser!, homeDir: homeDir!, installPath: installPath!, logPath: logPath!, serviceName: serviceName!,
     imageName: imageName!, httpsPort: httpsPort!, httpPort: httpPort!, workers: workers!, threads: threads!,
     timeoutSeconds: timeoutSeconds!, logRetentionDays: logRetentionDays!, clientMaxBodySize: clientMaxBodySize!,
-    appDir: appDir!, appModule: appModule!, baseImage: baseImage!, baseImageArchive, buildCaBundle, retainLogs: retainLogs!,
+    appDir: appDir!, appModule: appModule!, healthPath: healthPath!, appEnv: appEnv!, appSecretNames: Object.keys(appSecrets ?? {}),
+    releaseCommand, dataPath: dataPath!, retainData: retainData!, baseImage: baseImage!, baseImageArchive, buildCaBundle, retainLogs: retainLogs!,
     tls: tls as TlsConfig,
   };
 }

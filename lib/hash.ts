@@ -6,12 +6,15 @@ import { SiteConfig } from "./config";
 
 const IGNORED = new Set(["__pycache__", ".pytest_cache", ".git", "node_modules", ".venv"]);
 
-/** Every regular file under `root` (sorted, relative), skipping caches that must not trigger a deploy. */
-export function listFiles(root: string): string[] {
+/**
+ * Every regular file under `root` (sorted, relative), skipping caches that must not trigger a deploy and
+ * the top-level entries named in `skipTop` (content that is not deployed, like the app's `instance/`).
+ */
+export function listFiles(root: string, skipTop: string[] = []): string[] {
   const out: string[] = [];
   const walk = (dir: string) => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      if (IGNORED.has(e.name) || e.name.endsWith(".pyc")) continue;
+      if (IGNORED.has(e.name) || e.name.endsWith(".pyc") || (dir === root && skipTop.includes(e.name))) continue;
       const full = path.join(dir, e.name);
       if (e.isDirectory()) walk(full);
       else if (e.isFile()) out.push(path.relative(root, full));
@@ -22,14 +25,14 @@ export function listFiles(root: string): string[] {
 }
 
 /** Hash of named parts (files, directories or literal strings), order-sensitive. */
-export function hashParts(parts: { name: string; file?: string; dir?: string; text?: string }[]): string {
+export function hashParts(parts: { name: string; file?: string; dir?: string; skipTop?: string[]; text?: string }[]): string {
   const h = crypto.createHash("sha256");
   for (const part of parts) {
     h.update(`${part.name}\0`);
     if (part.text !== undefined) h.update(part.text);
     if (part.file !== undefined) h.update(fs.readFileSync(part.file));
     if (part.dir !== undefined) {
-      for (const rel of listFiles(part.dir)) {
+      for (const rel of listFiles(part.dir, part.skipTop)) {
         h.update(`${rel}\0`);
         h.update(fs.readFileSync(path.join(part.dir, rel)));
         h.update("\0");

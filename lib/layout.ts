@@ -11,6 +11,12 @@ export interface Layout {
   configDir: string;
   tlsDir: string;
   logDir: string;
+  /** Persistent app data, outside the synced code and the home; kept or deleted by destroy (retainData). */
+  dataDir: string;
+  /** Flask's instance folder on the host: mounted read-write over the app mount's `instance/`. */
+  instanceDir: string;
+  /** Host script that runs a command in a fresh container of the current version (operators, releases). */
+  oneOffScript: string;
   /**
    * Admin-owned upload area for CopyToRemote, cleared after each install. Under STAGE_ROOT, a root-owned
    * directory in /var/lib: only root and the admin user control its whole path (unlike /var/tmp, where
@@ -23,6 +29,8 @@ export interface Layout {
   unitName: string;
   containerName: string;
   secretName: string;
+  /** The Podman secret holding one appSecrets value. */
+  envSecretName: (name: string) => string;
   image: string;
 }
 
@@ -38,12 +46,16 @@ export function layoutOf(c: SiteConfig): Layout {
     configDir: `${c.installPath}/config`,
     tlsDir: `${c.installPath}/config/tls`,
     logDir: c.logPath,
+    dataDir: c.dataPath,
+    instanceDir: `${c.dataPath}/instance`,
+    oneOffScript: `${c.installPath}/one-off`,
     stageDir: `${STAGE_ROOT}/${c.serviceName}`,
     quadletDir: `${c.homeDir}/.config/containers/systemd`,
     userUnitDir: `${c.homeDir}/.config/systemd/user`,
     unitName: `${c.serviceName}.service`,
     containerName: c.serviceName,
     secretName: `${c.serviceName}-secret-key`,
+    envSecretName: (name) => `${c.serviceName}-env-${name}`,
     image: `localhost/${c.imageName}`,
   };
 }

@@ -2,11 +2,13 @@
 import * as path from "path";
 import { Layout, STAGE_ROOT } from "../layout";
 import { Privilege, asRoot, asUser, q, script } from "../shell";
-import { claimDir, ownershipFns } from "./ownership";
+import { MARK_FILE, claimDir, ownershipFns } from "./ownership";
 
 /**
- * Install path (app, config, tls) and log path, owned as they must be. The two configured paths are
- * claimed (created with our marker, or already ours); anything else there is refused.
+ * Install path (app, config, tls), log path and data path, owned as they must be. The three configured
+ * paths are claimed (created with our marker, or already ours); anything else there is refused. The data
+ * path is user data: one a `destroy` kept (handed to root, see deleteDirs) is taken over by this user again,
+ * whatever its uid now is.
  */
 export function createDirs(p: Privilege, l: Layout, installPath: string): string {
   const own = `-o ${q(l.user)} -g ${q(l.user)}`;
@@ -16,6 +18,10 @@ export function createDirs(p: Privilege, l: Layout, installPath: string): string
       ownershipFns(l.mark),
       claimDir(installPath, l.mark),
       claimDir(l.logDir, l.mark),
+      claimDir(l.dataDir, l.mark),
+      // -h: a symlink the app left in its data is changed itself, never what it points to.
+      `if [ "$(stat -c %U ${q(l.dataDir)})" != ${q(l.user)} ]; then chown -hR ${q(l.user)}:${q(l.user)} ${q(l.dataDir)}; chown root:root ${q(`${l.dataDir}/${MARK_FILE}`)}; echo "app data in ${l.dataDir} taken over by ${l.user}"; fi`,
+      `install -d ${own} -m 0700 ${q(l.dataDir)} ${q(l.instanceDir)}`,
       `install -d ${own} -m 0750 ${[installPath, l.appDir, l.configDir].map(q).join(" ")}`,
       `install -d ${own} -m 0700 ${q(l.tlsDir)}`,
       `install -d ${own} -m 0750 ${[l.logDir, `${l.logDir}/nginx`, `${l.logDir}/gunicorn`].map(q).join(" ")}`,
@@ -23,8 +29,14 @@ export function createDirs(p: Privilege, l: Layout, installPath: string): string
   );
 }
 
-/** Delete what is ours in the install and log paths (see ownershipFns) and the upload area. */
-export function deleteDirs(p: Privilege, l: Layout, installPath: string, retainLogs: boolean): string {
+/**
+ * Delete what is ours in the install and log paths (see ownershipFns) and the upload area. App data is kept
+ * by default (retainData), marker and all, handed to root (mode 0700), so no file keeps the uid of the
+ * deleted user (a later user with the same uid must not own it); the next `up` takes it over again. With
+ * retainData false, what is ours in it is deleted like the rest.
+ */
+export function deleteDirs(p: Privilege, l: Layout, installPath: string, retain: { logs: boolean; data: boolean }): string {
+  const data = q(l.dataDir);
   return asRoot(
     p,
     script(
@@ -33,7 +45,10 @@ export function deleteDirs(p: Privilege, l: Layout, installPath: string, retainL
       `release ${q(installPath)}`,
       `rm -rf --one-file-system ${q(l.stageDir)}`,
       `rmdir ${q(STAGE_ROOT)} 2>/dev/null || true`,
-      retainLogs ? `echo "logs kept in ${l.logDir} (retainLogs)"` : `release ${q(l.logDir)}`,
+      retain.logs ? `echo "logs kept in ${l.logDir} (retainLogs)"` : `release ${q(l.logDir)}`,
+      retain.data
+        ? `if marked ${data}; then chown -hR root:root ${data}; chmod 0700 ${data}; say "app data kept in ${l.dataDir} (retainData), now owned by root; the next pulumi up takes it over again; to delete it: rm -rf ${l.dataDir}"; elif [ -e ${data} ]; then say "left ${l.dataDir}: not created by this site"; fi`
+        : `release ${data}`,
     ),
   );
 }
@@ -85,17 +100,24 @@ export function removeStage(p: Privilege, stage: string): string {
   return asRoot(p, `rm -rf ${q(stage)}`);
 }
 
+/** The app's top-level `instance/` (Flask's instance folder): a mount point of the data, never code. */
+export const INSTANCE_DIR = "instance";
+
 /**
  * Replace the contents of `dest` with the uploaded tree, in place: the running container bind-mounts
- * `dest`, so swapping the directory itself would leave it serving the old inode.
+ * `dest`, so swapping the directory itself would leave it serving the old inode. The top-level `instance`
+ * directory is left alone and an uploaded one is not copied: the container mounts the app data there (and
+ * removing a mount point on the host would detach that mount in the running container).
  */
 export function installTree(p: Privilege, user: string, uploaded: string, dest: string, stage: string): string {
+  const keep = `! -name ${INSTANCE_DIR}`;
   return asRoot(
     p,
     script(
       `[ -d ${q(uploaded)} ] || { echo "upload ${uploaded} is missing" >&2; exit 1; }`,
-      `find ${q(dest)} -mindepth 1 -delete`,
-      `cp -R ${q(uploaded + "/.")} ${q(dest)}/`,
+      `find ${q(dest)} -mindepth 1 -maxdepth 1 ${keep} -exec rm -rf {} +`,
+      `find ${q(uploaded)} -mindepth 1 -maxdepth 1 ${keep} -exec cp -R {} ${q(dest)}/ \\;`,
+      `mkdir -p ${q(`${dest}/${INSTANCE_DIR}`)}`,
       `chown -R ${q(user)}:${q(user)} ${q(dest)}`,
       `chmod -R u=rwX,g=rX,o= ${q(dest)}`,
       `find ${q(dest)} -name __pycache__ -prune -exec rm -rf {} +`,

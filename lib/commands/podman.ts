@@ -3,18 +3,18 @@ import { Layout } from "../layout";
 import { Privilege, asRoot, asUser, asUserFromRoot, q, script } from "../shell";
 
 /** Store stdin as a Podman secret; prints the secret's id (not its value) so a new secret restarts the unit. */
-export function createSecret(p: Privilege, l: Layout): string {
-  const n = q(l.secretName);
+export function createSecret(p: Privilege, user: string, name: string): string {
+  const n = q(name);
   return asUser(
     p,
-    l.user,
+    user,
     script(`if podman secret inspect ${n} >/dev/null 2>&1; then podman secret rm ${n} >/dev/null; fi`, `podman secret create ${n} -`),
   );
 }
 
-export function deleteSecret(p: Privilege, l: Layout): string {
-  const n = q(l.secretName);
-  return asUser(p, l.user, `if podman secret inspect ${n} >/dev/null 2>&1; then podman secret rm ${n} >/dev/null; fi`);
+export function deleteSecret(p: Privilege, user: string, name: string): string {
+  const n = q(name);
+  return asUser(p, user, `if podman secret inspect ${n} >/dev/null 2>&1; then podman secret rm ${n} >/dev/null; fi`);
 }
 
 /** Load an uploaded base image archive (docker/OCI archive or plain rootfs tarball) under a fixed name. */
@@ -85,6 +85,9 @@ export function buildImage(p: Privilege, l: Layout, b: BuildArgs): string {
       `  rm -rf ${q(ctx)}`,
       `  cp -R ${q(b.stage)} ${q(ctx)}`,
       `  chown -R ${q(l.user)}:${q(l.user)} ${q(cache)}`,
+      // Every upload has fresh mtimes, and the builder's layer cache keys COPY on them too: fixed mtimes
+      // let a rebuild (say, a changed app requirements.txt) reuse the layers before what changed.
+      `  find ${q(ctx)} -exec touch -h -d @0 {} +`,
       `  ${asUserFromRoot(l.user, build)} 9>&-`,
       `  echo "built ${b.ref}"`,
       "fi",

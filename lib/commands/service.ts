@@ -6,6 +6,8 @@ export interface UnitFiles {
   quadlet: string;
   logrotateService: string;
   logrotateTimer: string;
+  /** The operators' one-off command (Layout.oneOffScript), for the same image as the unit. */
+  oneOff: string;
 }
 
 function unitPaths(l: Layout) {
@@ -30,6 +32,7 @@ export function installUnit(p: Privilege, l: Layout, f: UnitFiles): string {
       writeFile(paths.quadlet, f.quadlet, "0644"),
       writeFile(paths.rotateService, f.logrotateService, "0644"),
       writeFile(paths.rotateTimer, f.logrotateTimer, "0644"),
+      writeFile(l.oneOffScript, f.oneOff, "0750"),
       "systemctl --user daemon-reload",
       `systemctl --user cat ${q(l.unitName)} >/dev/null 2>&1 || { echo "Quadlet generated no ${l.unitName}:" >&2; /usr/libexec/podman/quadlet -dryrun -user >&2 || true; exit 1; }`,
       `systemctl --user restart ${q(l.unitName)}`,
@@ -47,7 +50,7 @@ export function removeUnit(p: Privilege, l: Layout): string {
     script(
       `systemctl --user disable --now ${q(`${l.containerName}-logrotate.timer`)} 2>/dev/null || true`,
       `systemctl --user stop ${q(l.unitName)} 2>/dev/null || true`,
-      `rm -f ${q(paths.quadlet)} ${q(paths.rotateService)} ${q(paths.rotateTimer)}`,
+      `rm -f ${q(paths.quadlet)} ${q(paths.rotateService)} ${q(paths.rotateTimer)} ${q(l.oneOffScript)}`,
       "systemctl --user daemon-reload",
       `podman rm -f --ignore ${q(l.containerName)} >/dev/null`,
       `echo "${l.unitName} removed"`,
@@ -74,11 +77,27 @@ export function reloadService(p: Privilege, l: Layout): string {
 }
 
 /**
- * `pulumi up` ends only when https on the host answers (any status below 500, as nginx gives 502/503
- * while gunicorn is down). On failure the error carries the unit's status and its last log lines.
+ * The release command: `run` (a one-off `podman run` of the new image, see render.oneOffRun) with `argv`,
+ * before the new version serves. Its output is the resource's; a failure fails `up` before the unit or the
+ * reload, so the running version keeps serving.
  */
-export function healthGate(p: Privilege, l: Layout, httpsPort: number, timeoutSeconds = 180): string {
-  const url = `https://127.0.0.1:${httpsPort}/`;
+export function releaseCommand(p: Privilege, l: Layout, run: string, argv: string[]): string {
+  return asUser(
+    p,
+    l.user,
+    script(
+      `echo "release command: ${argv.join(" ")}"`,
+      `${run} ${argv.map(q).join(" ")} 2>&1 || { s=$?; echo "release command failed (exit $s): the running version was left as it was" >&2; exit $s; }`,
+    ),
+  );
+}
+
+/**
+ * `pulumi up` ends only when https on the host answers the health path (any status below 500, as nginx
+ * gives 502/503 while gunicorn is down). On failure the error carries the unit's status and its last log lines.
+ */
+export function healthGate(p: Privilege, l: Layout, httpsPort: number, healthPath: string, timeoutSeconds = 180): string {
+  const url = `https://127.0.0.1:${httpsPort}${healthPath}`;
   return asRoot(
     p,
     script(

@@ -64,14 +64,22 @@ export interface HttpResult {
 
 /** HTTPS GET that trusts only the given certificate and checks the name against its SANs. */
 export function httpsGet(url: string, ca: string, servername = "localhost"): Promise<HttpResult> {
+  return httpsRequest(url, ca, servername);
+}
+
+/** An HTTPS request (GET, or POST of a form when `form` is given), verified as httpsGet; redirects not followed. */
+export function httpsRequest(url: string, ca: string, servername = "localhost", form?: Record<string, string>): Promise<HttpResult> {
+  const body = form ? new URLSearchParams(form).toString() : undefined;
   return new Promise((resolve, reject) => {
-    const req = https.get(url, { ca, servername, timeout: 15000, agent: false }, (res) => {
-      let body = "";
-      res.on("data", (d) => (body += d));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+    const headers = body ? { "content-type": "application/x-www-form-urlencoded", "content-length": Buffer.byteLength(body) } : {};
+    const req = https.request(url, { method: body ? "POST" : "GET", ca, servername, timeout: 15000, agent: false, headers }, (res) => {
+      let text = "";
+      res.on("data", (d) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
     });
     req.on("timeout", () => req.destroy(new Error(`timeout: ${url}`)));
     req.on("error", reject);
+    req.end(body);
   });
 }
 
@@ -141,8 +149,9 @@ export function pulumiCli(s: SiteStack, args: string[], timeoutMs = 30 * 60 * 10
 }
 
 /** After `destroy`: nothing of ours on the host (user, group, home, id ranges, linger, logs, stage, runtime
- * dir, any file or process of the uid). Throws naming what is left; returns a one-line figure. */
-export async function assertUninstalled(host: TestHost, user: string, uid: number, logPath = "/var/log/flagun-web"): Promise<string> {
+ * dir, `alsoGone` paths, any file or process of the uid). Throws naming what is left; returns a one-line figure.
+ * (App data kept by retainData is not a file of the uid: destroy hands it to root.) */
+export async function assertUninstalled(host: TestHost, user: string, uid: number, logPath = "/var/log/flagun-web", alsoGone: string[] = []): Promise<string> {
   const checks = [
     `getent passwd ${user}`,
     `getent group ${user}`,
@@ -152,6 +161,7 @@ export async function assertUninstalled(host: TestHost, user: string, uid: numbe
     `test -e ${logPath}`,
     "test -e /var/lib/flagun-rosupod",
     `test -e /run/user/${uid}`,
+    ...alsoGone.map((p) => `test -e ${p}`),
   ];
   for (const c of checks) if ((await host.run(c)).code === 0) throw new Error(`still there after destroy: ${c}`);
   const owned = (await sh(host, `sudo find / -xdev \\( -uid ${uid} -o -gid ${uid} \\) -print 2>/dev/null | head -20`)).trim();

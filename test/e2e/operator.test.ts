@@ -144,7 +144,7 @@ test("README: use it on your server, operate it, uninstall it (pulumi CLI, line 
 
   await t.test("every operator command from `pulumi stack output hosts` works as pasted", async () => {
     const cmds = hosts.web1.operatorCommands as Record<string, string>;
-    assert.deepEqual(Object.keys(cmds).sort(), ["accessLog", "containers", "logs", "machinectl", "restart", "status"]);
+    assert.deepEqual(Object.keys(cmds).sort(), ["accessLog", "containers", "logs", "machinectl", "oneOff", "restart", "status"]);
     assert.match(await ok(sh, cmds.status), /Active: active \(running\)/);
     assert.match(await ok(sh, cmds.containers), /flagun-web\s*$/m);
     assert.match(await ok(sh, cmds.machinectl), /Up .*flagun-web/);

@@ -12,7 +12,7 @@ import * as ownership from "../../lib/commands/ownership";
 import * as service from "../../lib/commands/service";
 import { parseConfig } from "../../lib/config";
 import { layoutOf } from "../../lib/layout";
-import { logrotateService, logrotateTimer, quadletUnit } from "../../lib/render";
+import { logrotateService, logrotateTimer, oneOffRun, oneOffScript, quadletUnit } from "../../lib/render";
 
 const p = { adminUser: "deploy" };
 const site = parseConfig(
@@ -61,7 +61,12 @@ test("exact: the ownership preflight's checks, in one root script", () => {
 
 test("every builder output parses as sh (sh -n), also with a root admin", () => {
   for (const priv of [p, { adminUser: "root" }]) {
-    const units = { quadlet: quadletUnit(site, l, { imageRef: "localhost/x:1", secretId: "abc" }), logrotateService: logrotateService(l), logrotateTimer: logrotateTimer(l) };
+    const units = {
+      quadlet: quadletUnit(site, l, { imageRef: "localhost/x:1", secretIds: { s: "abc" }, settingsHash: "h" }),
+      logrotateService: logrotateService(l),
+      logrotateTimer: logrotateTimer(l),
+      oneOff: oneOffScript(site, l, "localhost/x:1"),
+    };
     const all = [
       host.preflight(priv, l.stageDir),
       connection.connectionCheck(site.hosts[0]),
@@ -73,19 +78,22 @@ test("every builder output parses as sh (sh -n), also with a root admin", () => 
       host.enableLinger(priv, l.user),
       host.disableLinger(priv, l.user),
       files.createDirs(priv, l, site.installPath),
-      files.deleteDirs(priv, l, site.installPath, false),
+      files.deleteDirs(priv, l, site.installPath, { logs: false, data: true }),
+      files.deleteDirs(priv, l, site.installPath, { logs: true, data: false }),
       files.createStage(priv, l.stageDir, `${l.stageDir}/s`, ["config"]),
       files.installTree(priv, l.user, "/var/tmp/x/s/app", l.appDir, "/var/tmp/x/s"),
       files.writeFromStdin(priv, l.user, `${l.tlsDir}/key.pem`, "0600"),
-      podman.createSecret(priv, l),
-      podman.deleteSecret(priv, l),
+      podman.createSecret(priv, l.user, l.secretName),
+      podman.deleteSecret(priv, l.user, l.envSecretName("API_TOKEN")),
       podman.loadBaseArchive(priv, l.user, "/var/tmp/x/base.tar", "localhost/base:1"),
       podman.buildImage(priv, l, { stage: "/var/tmp/x/b", ref: "localhost/x:1", baseImage: "docker.io/library/python:3.13-slim-trixie", offline: false }),
       podman.removeImage(priv, l.user, "localhost/x:1"),
       service.installUnit(priv, l, units),
       service.removeUnit(priv, l),
       service.reloadService(priv, l),
-      service.healthGate(priv, l, 8443),
+      service.healthGate(priv, l, 8443, "/login"),
+      service.releaseCommand(priv, l, oneOffRun(site, l, "localhost/x:1"), ["flask", "init-db"]),
+      units.oneOff,
     ];
     for (const cmd of all) execFileSync("sh", ["-n", "-c", cmd]);
   }
@@ -120,12 +128,13 @@ test("subid allocation: a gap large enough is reused, comments and junk ignored"
 });
 
 test("quadlet unit: ports, read-only mounts, secret as a file, restart on failure, boot target", () => {
-  const u = quadletUnit(site, l, { imageRef: "localhost/flagun-web:abc", secretId: "s1" });
+  const u = quadletUnit(site, l, { imageRef: "localhost/flagun-web:abc", secretIds: { "flagun-web-secret-key": "s1" }, settingsHash: "h1" });
   for (const line of [
     "Image=localhost/flagun-web:abc",
     "PublishPort=8443:8443",
     "PublishPort=8088:8088",
     "Volume=/opt/flagun/site/app:/srv/app:ro,Z",
+    "Volume=/var/lib/flagun-web/instance:/srv/app/instance:Z",
     "Volume=/opt/flagun/site/config:/etc/flagun:ro,Z",
     "Volume=/var/log/flagun-web:/var/log/flagun:Z",
     "Secret=flagun-web-secret-key,type=mount,target=/run/secrets/app_secret_key,uid=1000,gid=1000,mode=0400",
@@ -151,6 +160,7 @@ test("image build: serialised by a lock taken before the context is touched; an 
   assert.ok(at("flock -w") < at("podman image exists localhost/flagun-web:abc"));
   assert.ok(at("podman image exists") < at("rm -rf /opt/flagun/.cache/flagun-build"));
   assert.ok(at("not rebuilt") < at("podman build --quiet"));
+  assert.ok(at("find /opt/flagun/.cache/flagun-build -exec touch -h -d @0 {} +") < at("podman build --quiet"), "fixed mtimes for the layer cache");
   // Both user commands close the lock fd, so no long-lived podman process can keep the lock.
   assert.equal(cmd.match(/ 9>&-/g)?.length, 2);
 });

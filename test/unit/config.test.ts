@@ -2,21 +2,8 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ConfigError, SiteConfig, parseConfig } from "../../lib/config";
-
-const HOST = { name: "web1", address: "127.0.0.1", port: 2222, user: "deploy", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOeZ" };
-const exists = (p: string) => !p.includes("missing");
-const parse = (raw: Record<string, unknown>): SiteConfig => parseConfig({ hosts: [HOST], ...raw }, "/repo", exists);
-
-function problems(raw: Record<string, unknown>): string[] {
-  try {
-    parse(raw);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems;
-    throw e;
-  }
-  return [];
-}
+import { ConfigError, parseConfig } from "../../lib/config";
+import { HOST, exists, parse, problems } from "./configCases";
 
 test("defaults need only a host", () => {
   const c = parse({});

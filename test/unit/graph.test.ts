@@ -2,76 +2,8 @@
 // are secret. No host, no engine.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-
-interface Registered {
-  name: string;
-  type: string;
-  deps: pulumi.Resource[];
-  parent?: pulumi.Resource;
-  props: Record<string, unknown>;
-}
-
-function selfSignedPem(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cert-"));
-  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout", `${dir}/k`, "-out", `${dir}/c`], { stdio: "ignore" });
-  const pem = fs.readFileSync(`${dir}/c`, "utf8");
-  fs.rmSync(dir, { recursive: true });
-  return pem;
-}
-
-async function loadProgram(hosts: object[]) {
-  const pem = selfSignedPem();
-  const stdoutFor = (name: string) =>
-    name.endsWith("-user") ? "1001" : name.endsWith("-subids") ? "165536 65536" : name.endsWith("-preflight") ? "podman 5.4.2" : name.endsWith("app-secret") ? "abc123" : "ok";
-  pulumi.runtime.setMocks(
-    {
-      newResource: (a) => ({
-        id: `${a.name}-id`,
-        state: { ...a.inputs, ...(a.type === "tls:index/selfSignedCert:SelfSignedCert" ? { certPem: pem } : {}), ...(a.type === "command:remote:Command" ? { stdout: stdoutFor(a.name) } : {}) },
-      }),
-      call: (a) => a.inputs,
-    },
-    "flagun-rosupod",
-    "unit",
-    true,
-  );
-  pulumi.runtime.setAllConfig({ "flagun-rosupod:hosts": JSON.stringify(hosts) });
-  const seen: Registered[] = [];
-  let program: any;
-  // Run the program inside a stack resource, as the language host does, so transformations apply.
-  const { runInPulumiStack } = require("@pulumi/pulumi/runtime/stack");
-  await runInPulumiStack(async () => {
-    pulumi.runtime.registerStackTransformation((a) => {
-      seen.push({ name: a.name, type: a.type, deps: ((a.opts.dependsOn as pulumi.Resource[]) ?? []).flat(), parent: a.opts.parent, props: a.props });
-      return undefined;
-    });
-    program = await import("../../index");
-    return {};
-  });
-  // Resolve the URN of every resource named in a dependsOn, to compare by name.
-  const urnName = async (r: pulumi.Resource) => (await new Promise<string>((res) => r.urn.apply(res))).split("::").pop()!;
-  const graph = new Map<string, Set<string>>();
-  for (const r of seen) graph.set(r.name, new Set(await Promise.all(r.deps.map(urnName))));
-  return { program, seen, graph };
-}
-
-function dependsOn(graph: Map<string, Set<string>>, a: string, b: string): boolean {
-  const todo = [...(graph.get(a) ?? [])];
-  const done = new Set<string>();
-  while (todo.length) {
-    const x = todo.pop()!;
-    if (x === b) return true;
-    if (done.has(x)) continue;
-    done.add(x);
-    todo.push(...(graph.get(x) ?? []));
-  }
-  return false;
-}
+import { dependsOn, loadProgram } from "./program";
 
 const HOST = (name: string, port: number) => ({ name, address: "127.0.0.1", port, user: "deploy", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOeZ" });
 

@@ -1,0 +1,217 @@
+// Deploying a real Flask app (issue 11): the new config keys and their hostile values, the app's instance
+// folder across code syncs and destroy, the app settings file, one-off and release commands.
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { SECRET_MARKER } from "../../lib/config";
+import { HOST, parse, problems } from "./configCases";
+import { maskSecretMap } from "../../lib/stackConfig";
+import { layoutOf } from "../../lib/layout";
+import { createDirs, deleteDirs, installTree } from "../../lib/commands/files";
+import { MARK_FILE } from "../../lib/commands/ownership";
+import { releaseCommand } from "../../lib/commands/service";
+import { appSettings, oneOffRun, oneOffScript, quadletUnit } from "../../lib/render";
+import { operatorCommands } from "../../lib/operator";
+import { hashParts } from "../../lib/hash";
+
+test("appModule: gunicorn's forms are accepted", () => {
+  for (const m of ["main:flask_app", "app", "pkg.wsgi:application", "a.b.c:app", "mypkg:create_app()", "mypkg.factory:create_app('production')",
+    'mypkg:create_app("prod", debug=False)', "mypkg:create_app(workers=2, ratio=0.5, name=None)"]) {
+    assert.deepEqual(problems({ appModule: m }), [], m);
+    assert.equal(parse({ appModule: m }).appModule, m);
+  }
+});
+
+// Each: key, hostile value; the message must name the key.
+const BAD: [string, unknown][] = [
+  ["appModule", "main:app; import os"],
+  ["appModule", "mypkg:create_app(__import__('os').system('id'))"],
+  ["appModule", "mypkg:create_app(os.environ)"],
+  ["appModule", "mypkg:create_app('$(id)')"],
+  ["appModule", "mypkg:create_app('a'b')"],
+  ["appModule", "mypkg:create_app(`id`)"],
+  ["appModule", "mypkg:app.attr"],
+  ["appModule", "mypkg:create_app()()"],
+  ["appModule", "mypkg:create_app(\n)"],
+  ["appModule", "../x:app"],
+  ["appModule", ":app"],
+  ["healthPath", "healthz"],
+  ["healthPath", "/a b"],
+  ["healthPath", "/x;reboot"],
+  ["healthPath", "/$(id)"],
+  ["healthPath", "/x?q='1'"],
+  ["appEnv", "not json"],
+  ["appEnv", ["A", "B"]],
+  ["appEnv", { "lower": "x" }],
+  ["appEnv", { "A-B": "x" }],
+  ["appEnv", { "X;id": "x" }],
+  ["appEnv", { PATH: "/tmp" }],
+  ["appEnv", { PYTHONPATH: "/tmp" }],
+  ["appEnv", { LD_PRELOAD: "/tmp/x.so" }],
+  ["appEnv", { APP_MODULE: "x:y" }],
+  ["appEnv", { FLAGUN_X: "1" }],
+  ["appEnv", { A: 1 }],
+  ["appEnv", { A: "x\0y" }],
+  ["appEnv", { A: "x".repeat(5000) }],
+  ["appSecrets", { API_TOKEN: "in clear" }],
+  ["appSecrets", { "bad name": SECRET_MARKER }],
+  ["appSecrets", { SECRET_KEY_FILE: SECRET_MARKER }],
+  ["releaseCommand", "flask init-db; rm -rf /"],
+  ["releaseCommand", "flask $(id)"],
+  ["releaseCommand", "flask `id`"],
+  ["releaseCommand", "flask init-db && reboot"],
+  ["releaseCommand", "flask 'quoted'"],
+  ["releaseCommand", "flask\ninit-db"],
+  ["releaseCommand", "   "],
+  ["releaseCommand", ["flask", "init-db"]],
+  ["dataPath", "relative/data"],
+  ["dataPath", "/var/lib"],
+  ["dataPath", "/var/lib/x;id"],
+  ["dataPath", "/opt/flagun/site/data"],
+  ["dataPath", "/opt/flagun"],
+  ["dataPath", "/var/log/flagun-web/data"],
+  ["retainData", "maybe"],
+];
+for (const [key, value] of BAD) {
+  test(`rejects ${key}=${JSON.stringify(value)}`, () => {
+    const p = problems({ [key]: value });
+    assert.ok(p.some((m) => m.startsWith(`${key}:`) || m.startsWith(`${key}.`)), `no problem names ${key}: ${JSON.stringify(p)}`);
+    assert.ok(!p.join("\n").includes("in clear"), "a clear secret value is never echoed");
+  });
+}
+
+test("appEnv and appSecrets may not name the same variable", () => {
+  const p = problems({ appEnv: { TOKEN: "a" }, appSecrets: { TOKEN: SECRET_MARKER } });
+  assert.ok(p.some((m) => m.startsWith("appSecrets.TOKEN")), JSON.stringify(p));
+});
+
+test("defaults: health /, data in /var/lib/<service> kept on destroy, no release command", () => {
+  const c = parse({});
+  assert.equal(c.healthPath, "/");
+  assert.equal(c.dataPath, "/var/lib/flagun-web");
+  assert.equal(c.retainData, true);
+  assert.deepEqual(c.releaseCommand, []);
+  assert.deepEqual(c.appEnv, {});
+  assert.deepEqual(c.appSecretNames, []);
+  const v = parse({ appEnv: '{"GREETING":"it\'s \\"$(id)\\"\\nline 2"}', releaseCommand: "flask --app shop init-db", retainData: "false" });
+  assert.equal(v.appEnv.GREETING, `it's "$(id)"\nline 2`);
+  assert.deepEqual(v.releaseCommand, ["flask", "--app", "shop", "init-db"]);
+  assert.equal(v.retainData, false);
+});
+
+test("stack config: appSecrets values are masked when set as a secret, flagged when in clear", () => {
+  assert.deepEqual(maskSecretMap({ A: "v1", B: "v2" }, true), { A: SECRET_MARKER, B: SECRET_MARKER });
+  const clear = maskSecretMap({ A: "v1" }, false) as Record<string, string>;
+  assert.notEqual(clear.A, "v1");
+  assert.ok(problems({ appSecrets: clear }).some((m) => m.startsWith("appSecrets: expected a secret")));
+  assert.deepEqual(problems({ appSecrets: maskSecretMap({ API_TOKEN: "x" }, true) }), []);
+});
+
+const site = parse({
+  appModule: "shop:create_app()",
+  appEnv: { GREETING: "hello; $(id) 'x' \"y\"\nz" },
+  appSecrets: { API_TOKEN: SECRET_MARKER },
+  healthPath: "/login",
+});
+const l = layoutOf(site);
+
+test("app settings: JSON carries any text exactly; the unit carries none of it", () => {
+  const s = JSON.parse(appSettings(site));
+  assert.deepEqual(s, { module: "shop:create_app()", healthPath: "/login", env: { FLASK_APP: "shop:create_app()", GREETING: site.appEnv.GREETING } });
+  const unit = quadletUnit(site, l, { imageRef: "localhost/flagun-web:abc", secretIds: { "flagun-web-secret-key": "s1", "flagun-web-env-API_TOKEN": "s2" }, settingsHash: "h1" });
+  assert.ok(!unit.includes("GREETING") && !unit.includes("$(id)"), "appEnv values stay out of the unit");
+  for (const line of [
+    "# secret flagun-web-env-API_TOKEN: s2",
+    "# app settings: h1",
+    "Secret=flagun-web-env-API_TOKEN,type=mount,target=/run/secrets/env/API_TOKEN,uid=1000,gid=1000,mode=0400",
+    "Volume=/var/lib/flagun-web/instance:/srv/app/instance:Z",
+    "Volume=/opt/flagun/site/app:/srv/app:ro,Z",
+  ]) assert.ok(unit.split("\n").includes(line), `missing ${line}`);
+});
+
+test("one-off and release containers get exactly the service's mounts, secrets and hardening", () => {
+  const run = oneOffRun(site, l, "localhost/flagun-web:abc");
+  assert.equal(
+    run,
+    "podman run --rm --userns keep-id:uid=1000,gid=1000 --user 1000:1000 --read-only --security-opt no-new-privileges --cap-drop all " +
+      "-v /opt/flagun/site/app:/srv/app:ro,Z -v /var/lib/flagun-web/instance:/srv/app/instance:Z -v /opt/flagun/site/config:/etc/flagun:ro,Z " +
+      "-v /var/log/flagun-web:/var/log/flagun:Z --secret flagun-web-secret-key,type=mount,target=/run/secrets/app_secret_key,uid=1000,gid=1000,mode=0400 " +
+      "--secret flagun-web-env-API_TOKEN,type=mount,target=/run/secrets/env/API_TOKEN,uid=1000,gid=1000,mode=0400 " +
+      "-e SECRET_KEY_FILE=/run/secrets/app_secret_key localhost/flagun-web:abc",
+  );
+  const script = oneOffScript(site, l, "localhost/flagun-web:abc");
+  assert.ok(script.includes(`exec ${oneOffRun(site, l, "localhost/flagun-web:abc", "--interactive $tty")} "$@"`));
+  const rel = releaseCommand({ adminUser: "root" }, l, run, ["flask", "init-db"]);
+  assert.ok(rel.includes("localhost/flagun-web:abc flask init-db 2>&1"), rel);
+  const ops = operatorCommands({ ...HOST, dnsNames: [] }, l, 1001);
+  assert.equal(ops.oneOff, `ssh -t -p 2222 deploy@127.0.0.1 'cd / && sudo runuser -u flagun -- env XDG_RUNTIME_DIR=/run/user/1001 DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1001/bus /opt/flagun/site/one-off'`);
+});
+
+test("app hash ignores the app's own instance/ folder (data, not code)", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "app-"));
+  fs.writeFileSync(path.join(dir, "app.py"), "x");
+  const h = () => hashParts([{ name: "app", dir, skipTop: ["instance"] }]);
+  const before = h();
+  fs.mkdirSync(path.join(dir, "instance"));
+  fs.writeFileSync(path.join(dir, "instance", "dev.sqlite"), "dev data");
+  assert.equal(h(), before);
+  fs.mkdirSync(path.join(dir, "pkg", "instance"), { recursive: true });
+  fs.writeFileSync(path.join(dir, "pkg", "instance", "x.py"), "code");
+  assert.notEqual(h(), before, "only the top-level instance/ is skipped");
+  fs.rmSync(dir, { recursive: true });
+});
+
+// Real shell, real files (as root, like on a host): the code sync never touches the instance mount point,
+// and the data directory's life cycle (create, keep on destroy, take over, delete).
+const asRootHere = process.getuid?.() === 0;
+test("code sync keeps the instance mount point and never copies an uploaded instance/", { skip: !asRootHere && "needs root (chown)" }, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sync-"));
+  const [up, dest, stage] = ["stage/app", "dest", "stage"].map((d) => path.join(dir, d));
+  fs.mkdirSync(path.join(up, "instance"), { recursive: true });
+  fs.writeFileSync(path.join(up, "app.py"), "new");
+  fs.writeFileSync(path.join(up, "instance", "dev.sqlite"), "developer's data");
+  fs.mkdirSync(path.join(dest, "instance"), { recursive: true });
+  fs.writeFileSync(path.join(dest, "old.py"), "old");
+  const inode = fs.statSync(path.join(dest, "instance")).ino;
+  execFileSync("sh", ["-c", installTree({ adminUser: "root" }, "root", up, dest, stage)]);
+  assert.deepEqual(fs.readdirSync(dest).sort(), ["app.py", "instance"]);
+  assert.deepEqual(fs.readdirSync(path.join(dest, "instance")), []);
+  assert.equal(fs.statSync(path.join(dest, "instance")).ino, inode, "the mount point is the same directory");
+  fs.rmSync(dir, { recursive: true });
+});
+
+test("data dir: created 0700 for the user, refused if not ours, kept (root-owned) or deleted by destroy", { skip: !asRootHere && "needs root (chown)" }, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "data-"));
+  // An existing account stands in for the system user (config refuses system accounts, so it is set after).
+  const c = { ...parse({ serviceName: "unit-data-test", homeDir: `${dir}/home`, installPath: `${dir}/site`, logPath: `${dir}/log`, dataPath: `${dir}/data` }), systemUser: "daemon" };
+  const lay = layoutOf(c);
+  const root = { adminUser: "root" };
+  const run = (cmd: string) => execFileSync("sh", ["-c", cmd], { encoding: "utf8" });
+  const owner = (p: string) => execFileSync("stat", ["-c", "%U %a", p], { encoding: "utf8" }).trim();
+  try {
+    run(createDirs(root, lay, c.installPath));
+    assert.equal(owner(lay.dataDir), "daemon 700");
+    assert.equal(owner(lay.instanceDir), "daemon 700");
+    fs.writeFileSync(`${lay.instanceDir}/app.sqlite`, "rows");
+    assert.match(run(deleteDirs(root, lay, c.installPath, { logs: false, data: true })), /app data kept in .*retainData/);
+    assert.equal(owner(lay.dataDir), "root 700");
+    assert.equal(owner(`${lay.instanceDir}/app.sqlite`).split(" ")[0], "root", "no file keeps the old uid");
+    assert.ok(!fs.existsSync(c.installPath) && !fs.existsSync(c.logPath));
+    assert.match(run(createDirs(root, lay, c.installPath)), /taken over by daemon/);
+    assert.equal(owner(`${lay.instanceDir}/app.sqlite`).split(" ")[0], "daemon");
+    assert.equal(fs.readFileSync(`${lay.instanceDir}/app.sqlite`, "utf8"), "rows");
+    run(deleteDirs(root, lay, c.installPath, { logs: false, data: false }));
+    assert.ok(!fs.existsSync(lay.dataDir), "retainData false deletes the data");
+    fs.mkdirSync(lay.dataDir);
+    fs.writeFileSync(`${lay.dataDir}/theirs`, "not ours");
+    assert.throws(() => execFileSync("sh", ["-c", createDirs(root, lay, c.installPath)], { stdio: "pipe" }), /was not created by this site/);
+    assert.equal(fs.readFileSync(`${lay.dataDir}/theirs`, "utf8"), "not ours");
+    assert.ok(!fs.existsSync(`${lay.dataDir}/${MARK_FILE}`));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(lay.stageDir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,35 @@
+// The resource graph of a configured app (issue 11) under Pulumi mocks: the release command runs after the
+// new code, settings, secrets and image are in place and before the reload and the unit; each appSecrets
+// value travels only as a secret; the outputs name the data directory and the one-off command.
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+import { dependsOn, loadProgram } from "./program";
+
+const HOST = { name: "web1", address: "127.0.0.1", port: 2201, user: "deploy", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOeZ" };
+
+test("release command, env secrets and outputs in the graph", async () => {
+  const { program, seen, graph } = await loadProgram(
+    [HOST],
+    { appSecrets: JSON.stringify({ API_TOKEN: "t0ken" }), releaseCommand: "flask init-db", appEnv: JSON.stringify({ GREETING: "hi" }) },
+    ["appSecrets"],
+  );
+  const order: [string, string][] = [
+    ["release", "app-install"],
+    ["release", "image"],
+    ["release", "env-secret-API_TOKEN"],
+    ["release", "app-secret"],
+    ["release", "config-app-json"],
+    ["reload", "release"],
+    ["unit", "release"],
+    ["unit", "env-secret-API_TOKEN"],
+  ];
+  for (const [a, b] of order) assert.ok(dependsOn(graph, `web1-${a}`, `web1-${b}`), `web1-${a} must come after web1-${b}`);
+  const secret = seen.find((r) => r.name === "web1-env-secret-API_TOKEN")!;
+  assert.ok(pulumi.Output.isInstance(secret.props.stdin) && (await (secret.props.stdin as any).isSecret), "appSecrets value stdin is secret");
+  const release = seen.find((r) => r.name === "web1-release")!;
+  assert.match(String(release.props.create), /flask init-db/);
+  const hosts = await new Promise<any>((res) => program.hosts.web1.operatorCommands.apply(res));
+  assert.match(hosts.oneOff, /^ssh -t -p 2201 deploy@127\.0\.0\.1 '.*\/opt\/flagun\/site\/one-off'$/);
+  assert.equal(program.hosts.web1.appDataDir, "/var/lib/flagun-web/instance");
+});
