@@ -50,9 +50,10 @@ test("a real Flask app: dependencies, data, config, secrets, release and one-off
         // A run is a create, or the create half of a replacement (triggers changed).
         const m = e.resourcePreEvent?.metadata;
         if (m && m.urn.endsWith("::vm-release") && ["create", "create-replacement"].includes(m.op)) releases++;
-        if (m && m.urn.endsWith("::vm-image") && m.op !== "same") imageStart = e.timestamp;
+        const building = (op: string) => ["create", "create-replacement"].includes(op);
+        if (m && m.urn.endsWith("::vm-image") && building(m.op)) imageStart = e.timestamp;
         const done = e.resOutputsEvent?.metadata;
-        if (done && done.urn.endsWith("::vm-image") && imageStart) imageSeconds = e.timestamp - imageStart;
+        if (done && done.urn.endsWith("::vm-image") && building(done.op) && imageStart) imageSeconds = e.timestamp - imageStart;
       },
     });
     out = r.outputs;
