@@ -2,6 +2,7 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { INSTANCE_DIR } from "./commands/files";
 import { SiteConfig } from "./config";
 
 const IGNORED = new Set(["__pycache__", ".pytest_cache", ".git", "node_modules", ".venv"]);
@@ -54,7 +55,7 @@ export function short(hash: string): string {
 export function deployFingerprint(site: SiteConfig, repoDir: string): string {
   return hashParts([
     { name: "config", text: JSON.stringify({ ...site, hosts: undefined }) },
-    { name: "app", dir: site.appDir },
+    { name: "app", dir: site.appDir, skipTop: [INSTANCE_DIR] },
     { name: "Containerfile", file: path.join(repoDir, "Containerfile") },
     { name: "container", dir: path.join(repoDir, "container") },
     { name: "config-files", dir: path.join(repoDir, "config") },
