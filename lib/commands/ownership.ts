@@ -14,10 +14,11 @@ export function markOf(serviceName: string): string {
 
 /**
  * The ids whose files are ours inside a directory of ours: the system user's own uid, and the
- * subordinate ids its rootless containers write with (our allocator hands out ranges from 100000 up, and
- * no login account is that high). Root's and any login user's files are an operator's: never deleted.
+ * subordinate ids its rootless containers write with (our allocator hands out ranges from 100000 up).
+ * A subordinate id is no account (`-nouser`): a high uid that is one (a directory-service user, say)
+ * is an operator's, like root's and any login user's files: never deleted.
  */
-const OURS = '\\( -uid "$uid" -o -uid +99999 \\)';
+const OURS = '\\( -uid "$uid" -o \\( -uid +99999 -nouser \\) \\)';
 
 /** Shell function `marked DIR`: true when DIR is a real directory holding exactly our marker file. */
 function markedFn(mark: string): string {
