@@ -2,7 +2,7 @@
 // `pulumi up` creates it top-down and `pulumi destroy` removes it bottom-up.
 import * as pulumi from "@pulumi/pulumi";
 import { HostConfig, SiteConfig } from "../lib/config";
-import { deployFingerprint } from "../lib/hash";
+import { appHash, deployFingerprint } from "../lib/hash";
 import { layoutOf } from "../lib/layout";
 import { operatorCommands } from "../lib/operator";
 import { AppSecret } from "./appSecret";
@@ -61,12 +61,13 @@ export class Site extends pulumi.ComponentResource {
       connection: connectionFor(host, args.sshPrivateKey),
     };
     const child = { parent: this };
-    const connection = new HostConnection(`${name}-connection`, ctx, { deployFingerprint: deployFingerprint(site, args.repoDir) }, child);
+    const app = appHash(site.appDir);
+    const connection = new HostConnection(`${name}-connection`, ctx, { deployFingerprint: deployFingerprint(site, args.repoDir, app) }, child);
     const user = new SystemUser(`${name}-user`, ctx, [connection.ready], child);
     const subIds = new SubIdRange(`${name}-subids`, ctx, [user.ready], child);
     const linger = new Linger(`${name}-linger`, ctx, [subIds.ready], child);
     const names = certificateNames(host, site);
-    const files = new SiteFiles(`${name}-files`, ctx, { repoDir: args.repoDir, serverNames: names.filter((n) => !/^[0-9.:]+$/.test(n)), after: [linger.ready] }, child);
+    const files = new SiteFiles(`${name}-files`, ctx, { repoDir: args.repoDir, appHash: app, serverNames: names.filter((n) => !/^[0-9.:]+$/.test(n)), after: [linger.ready] }, child);
     const cert = new Certificate(`${name}-cert`, ctx, { names, provided: args.providedTls, after: [files.dirs] }, child);
     const secret = new AppSecret(`${name}-secret`, ctx, { podmanName: ctx.layout.secretName, resourceName: "app-secret", value: args.appSecret, after: [linger.ready] }, child);
     const envSecrets = site.appSecretNames.map(

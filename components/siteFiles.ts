@@ -3,7 +3,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { INSTANCE_DIR, createDirs, deleteDirs, installTree, writeFromStdin } from "../lib/commands/files";
+import { createDirs, deleteDirs, installTree, writeFromStdin } from "../lib/commands/files";
 import { hashParts, short } from "../lib/hash";
 import { APP_SETTINGS_FILE, appSettings, renderTemplate, templateValues } from "../lib/render";
 import { HostContext, hostCommand } from "./context";
@@ -21,7 +21,7 @@ export class SiteFiles extends pulumi.ComponentResource {
   /** Resources whose completion means app code and config are in place. */
   readonly ready: pulumi.Resource[];
 
-  constructor(name: string, ctx: HostContext, args: { repoDir: string; serverNames: string[]; after: pulumi.Resource[] }, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, ctx: HostContext, args: { repoDir: string; /** lib/hash appHash of site.appDir. */ appHash: string; serverNames: string[]; after: pulumi.Resource[] }, opts?: pulumi.ComponentResourceOptions) {
     super("flagun:site:SiteFiles", name, {}, opts);
     const { site, layout: l, priv } = ctx;
     const installPath = site.installPath;
@@ -30,7 +30,7 @@ export class SiteFiles extends pulumi.ComponentResource {
       delete: deleteDirs(priv, l, installPath, { logs: site.retainLogs, data: site.retainData }),
     }, { dependsOn: args.after });
 
-    this.appHash = hashParts([{ name: "app", dir: site.appDir, skipTop: [INSTANCE_DIR] }]);
+    this.appHash = args.appHash;
     const stage = `${l.stageDir}/app-${short(this.appHash)}`;
     const copies = upload(ctx, this, "app", stage, [{ at: path.basename(site.appDir), source: new pulumi.asset.FileArchive(site.appDir) }], [], [this.dirs]);
     const app = hostCommand(

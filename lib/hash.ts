@@ -48,14 +48,19 @@ export function short(hash: string): string {
   return hash.slice(0, 12);
 }
 
+/** The app's deployed content: everything in appDir but caches and its local `instance/` (never uploaded). */
+export function appHash(appDir: string): string {
+  return hashParts([{ name: "app", dir: appDir, skipTop: [INSTANCE_DIR] }]);
+}
+
 /**
  * Everything this program sends to a site's hosts, from this machine: the validated config (without the
- * host list: adding a host changes nothing on the others), the app, and the repo's image and config inputs.
+ * host list: adding a host changes nothing on the others), the app (its appHash), and the repo's image and config inputs.
  */
-export function deployFingerprint(site: SiteConfig, repoDir: string): string {
+export function deployFingerprint(site: SiteConfig, repoDir: string, appContentHash: string): string {
   return hashParts([
     { name: "config", text: JSON.stringify({ ...site, hosts: undefined }) },
-    { name: "app", dir: site.appDir, skipTop: [INSTANCE_DIR] },
+    { name: "app", text: appContentHash },
     { name: "Containerfile", file: path.join(repoDir, "Containerfile") },
     { name: "container", dir: path.join(repoDir, "container") },
     { name: "config-files", dir: path.join(repoDir, "config") },

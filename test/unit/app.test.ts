@@ -15,7 +15,7 @@ import { MARK_FILE } from "../../lib/commands/ownership";
 import { releaseCommand } from "../../lib/commands/service";
 import { appSettings, oneOffRun, oneOffScript, quadletUnit } from "../../lib/render";
 import { operatorCommands } from "../../lib/operator";
-import { hashParts } from "../../lib/hash";
+import { appHash } from "../../lib/hash";
 
 test("appModule: gunicorn's forms are accepted", () => {
   for (const m of ["main:flask_app", "app", "pkg.wsgi:application", "a.b.c:app", "mypkg:create_app()", "mypkg.factory:create_app('production')",
@@ -153,7 +153,7 @@ test("one-off and release containers get exactly the service's mounts, secrets a
 test("app hash ignores the app's own instance/ folder (data, not code)", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "app-"));
   fs.writeFileSync(path.join(dir, "app.py"), "x");
-  const h = () => hashParts([{ name: "app", dir, skipTop: ["instance"] }]);
+  const h = () => appHash(dir);
   const before = h();
   fs.mkdirSync(path.join(dir, "instance"));
   fs.writeFileSync(path.join(dir, "instance", "dev.sqlite"), "dev data");
