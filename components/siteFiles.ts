@@ -1,9 +1,10 @@
-// The site's files on the host: directories, the app code (synced by content hash) and the rendered
-// nginx/gunicorn/logrotate configuration. Changes here reload the service; they never rebuild the image.
+// The site's files on the host: directories, the app code (one release directory per content hash) and the
+// rendered nginx/gunicorn/logrotate configuration (staged until WebService checks and installs it). Nothing
+// here changes what the running container serves, and nothing here rebuilds the image.
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { createDirs, deleteDirs, installTree, writeFromStdin } from "../lib/commands/files";
+import { createDirs, deleteDirs, installRelease, writeFromStdin } from "../lib/commands/files";
 import { hashParts, short } from "../lib/hash";
 import { APP_SETTINGS_FILE, appSettings, renderTemplate, templateValues } from "../lib/render";
 import { HostContext, hostCommand } from "./context";
@@ -37,7 +38,7 @@ export class SiteFiles extends pulumi.ComponentResource {
       ctx,
       this,
       "app-install",
-      { create: installTree(priv, l.user, `${stage}/${path.basename(site.appDir)}`, l.appDir, stage), triggers: [this.appHash] },
+      { create: installRelease(priv, l.user, `${stage}/${path.basename(site.appDir)}`, l.releaseDir(this.appHash), stage), triggers: [this.appHash] },
       { dependsOn: copies },
     );
 
@@ -57,7 +58,7 @@ export class SiteFiles extends pulumi.ComponentResource {
         ctx,
         this,
         `config-${r.file.replace(/\./g, "-")}`,
-        { create: writeFromStdin(priv, l.user, `${l.configDir}/${r.file}`, "0640"), stdin: r.text },
+        { create: writeFromStdin(priv, l.user, `${l.configStageDir}/${r.file}`, "0640"), stdin: r.text },
         { dependsOn: this.dirs },
       ),
     );

@@ -1,9 +1,12 @@
-// The container and its user systemd unit (Quadlet), log rotation timer, the optional release command,
-// graceful reloads and the health gate that makes `pulumi up` finish only when https answers.
+// The container, its socket units (Quadlet), log rotation timer, the checked config install, the optional
+// release command, the switch to a new version (lib/commands/deploy.ts), graceful reloads and the health gate
+// that makes `pulumi up` finish only when https answers.
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { healthGate, installUnit, releaseCommand, reloadService, removeUnit } from "../lib/commands/service";
-import { logrotateService, logrotateTimer, oneOffRun, oneOffScript, quadletUnit } from "../lib/render";
+import { deployUnit, removeUnit } from "../lib/commands/deploy";
+import { configInstall, healthGate, releaseCommand, reloadService } from "../lib/commands/service";
+import { containerRun, logrotateService, logrotateTimer, oneOffScript, quadletUnit, socketUnit } from "../lib/render";
+import { q } from "../lib/shell";
 import { HostContext, hostCommand } from "./context";
 
 export interface WebServiceArgs {
@@ -12,25 +15,37 @@ export interface WebServiceArgs {
   secretIds: pulumi.Output<Record<string, string>>;
   /** Hash of the app settings file: a new module, environment or health path restarts the container. */
   settingsHash: string;
-  /** App code version: a new one runs the release command (with a new image too). */
+  /** App code version (its release directory): a new one is a new unit, and runs the release command. */
   appHash: string;
-  /** App code, config and certificate versions: a change reloads the running service gracefully. */
+  /** Rendered config files (staged by SiteFiles): a change is checked, installed and reloaded. */
+  configHash: string;
+  /** Config and certificate versions: a change reloads the running service gracefully. */
   reloadTriggers: pulumi.Input<string>[];
-  /** Files the running service reads; the reload waits for them. */
+  /** Files the new version reads; everything here waits for them. */
   files: pulumi.Resource[];
   image: pulumi.Resource;
+  /** Rolling deploys: what must have finished (the previous host's health gate) before this host changes what it serves. */
+  switchAfter?: pulumi.Resource[];
 }
 
 export class WebService extends pulumi.ComponentResource {
   readonly unitName: string;
   readonly health: pulumi.Output<string>;
+  /** Passes once this host serves the declared version (rolling deploys wait for it). */
+  readonly gate: pulumi.Resource;
 
   constructor(name: string, ctx: HostContext, args: WebServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("flagun:site:WebService", name, {}, opts);
     const { site, layout: l, priv } = ctx;
     this.unitName = l.unitName;
+    const before = [args.image, ...args.files, ...(args.switchAfter ?? [])];
+    // A throw-away container of the version about to serve, for checks and the release command.
+    const oneOff = containerRun(site, l, args.imageRef, args.appHash);
 
-    // Before the new version serves (reload or restart): a failure stops `up` with the old one running.
+    // New nginx/gunicorn files are installed only if they parse: the running service never reloads a broken one.
+    const config = hostCommand(ctx, this, "config-install", { create: configInstall(priv, l, oneOff), triggers: [args.configHash] }, { dependsOn: before });
+
+    // Before the new version serves: a failure stops `up` with the old one running.
     const argv = site.releaseCommand;
     const release = argv.length
       ? [
@@ -38,24 +53,29 @@ export class WebService extends pulumi.ComponentResource {
             ctx,
             this,
             "release",
-            { create: releaseCommand(priv, l, oneOffRun(site, l, args.imageRef), argv), triggers: [args.appHash, args.imageRef, argv.join(" ")] },
-            { dependsOn: [args.image, ...args.files], customTimeouts: { create: "30m" } },
+            { create: releaseCommand(priv, l, oneOff, argv), triggers: [args.appHash, args.imageRef, argv.join(" ")] },
+            { dependsOn: [...before, config], customTimeouts: { create: "30m" } },
           ),
         ]
       : [];
-    const reload = hostCommand(ctx, this, "reload", { create: reloadService(priv, l), triggers: args.reloadTriggers }, { dependsOn: [...args.files, ...release] });
+    const reload = hostCommand(ctx, this, "reload", { create: reloadService(priv, l), triggers: args.reloadTriggers }, { dependsOn: [...before, config, ...release] });
+    const unitInputs = (secretIds: Record<string, string>) => ({ imageRef: args.imageRef, appHash: args.appHash, secretIds, settingsHash: args.settingsHash });
     const files = args.secretIds.apply((secretIds) => ({
-      quadlet: quadletUnit(site, l, { imageRef: args.imageRef, secretIds, settingsHash: args.settingsHash }),
+      quadlet: quadletUnit(site, l, unitInputs(secretIds)),
+      standby: quadletUnit(site, l, unitInputs(secretIds), "standby"),
+      httpsSocket: socketUnit(site, l, "https"),
+      httpSocket: socketUnit(site, l, "http"),
       logrotateService: logrotateService(l),
       logrotateTimer: logrotateTimer(l),
-      oneOff: oneOffScript(site, l, args.imageRef),
+      oneOff: oneOffScript(site, l, args.imageRef, args.appHash),
     }));
+    const candidate = containerRun(site, l, args.imageRef, args.appHash, `-d --replace --name ${q(l.candidateName)}`);
     const unit = hostCommand(
       ctx,
       this,
       "unit",
-      { create: files.apply((f) => installUnit(priv, l, f)), delete: removeUnit(priv, l) },
-      { dependsOn: [reload, args.image, ...args.files] },
+      { create: files.apply((f) => deployUnit(priv, l, f, candidate)), delete: removeUnit(priv, l) },
+      { dependsOn: [...before, config, reload, ...release], customTimeouts: { create: "30m" } },
     );
     const unitHash = files.apply((f) => crypto.createHash("sha256").update(JSON.stringify(f)).digest("hex"));
     const gate = hostCommand(
@@ -65,6 +85,7 @@ export class WebService extends pulumi.ComponentResource {
       { create: healthGate(priv, l, site.httpsPort, site.healthPath), triggers: [unitHash, ...args.reloadTriggers] },
       { dependsOn: [unit, reload] },
     );
+    this.gate = gate;
     this.health = gate.stdout.apply((s) => s.trim());
     this.registerOutputs({ unitName: this.unitName, health: this.health });
   }

@@ -1,14 +1,20 @@
 // Where things live on a host, derived from config in one place so builders and components agree.
 import { SiteConfig } from "./config";
 import { markOf } from "./commands/ownership";
+import { short } from "./hash";
 
 export interface Layout {
   user: string;
   /** Our mark on this host: the user's GECOS text and the content of the marker file of each directory we create. */
   mark: string;
   home: string;
-  appDir: string;
+  /** One directory per app version (`<releasesDir>/<content hash>`), never changed once complete: a unit
+   * mounts exactly one, so a deploy never edits the code a running container serves. */
+  releasesDir: string;
+  releaseDir: (appHash: string) => string;
   configDir: string;
+  /** New config files wait here (inside configDir, so a check container sees them) until checked. */
+  configStageDir: string;
   tlsDir: string;
   logDir: string;
   /** Persistent app data, outside the synced code and the home; kept or deleted by destroy (retainData). */
@@ -28,6 +34,12 @@ export interface Layout {
   userUnitDir: string;
   unitName: string;
   containerName: string;
+  /** The new version's throw-away container, health-checked before anything is switched. */
+  candidateName: string;
+  /** The unit that holds the sockets while the main unit restarts (Quadlet, started only during a switch). */
+  standbyName: string;
+  /** User socket units owning the public ports (nginx inherits them): they outlive every container. */
+  socketUnits: { https: string; http: string };
   secretName: string;
   /** The Podman secret holding one appSecrets value. */
   envSecretName: (name: string) => string;
@@ -42,8 +54,10 @@ export function layoutOf(c: SiteConfig): Layout {
     user: c.systemUser,
     mark: markOf(c.serviceName),
     home: c.homeDir,
-    appDir: `${c.installPath}/app`,
+    releasesDir: `${c.installPath}/releases`,
+    releaseDir: (appHash) => `${c.installPath}/releases/${short(appHash)}`,
     configDir: `${c.installPath}/config`,
+    configStageDir: `${c.installPath}/config/.next`,
     tlsDir: `${c.installPath}/config/tls`,
     logDir: c.logPath,
     dataDir: c.dataPath,
@@ -54,6 +68,9 @@ export function layoutOf(c: SiteConfig): Layout {
     userUnitDir: `${c.homeDir}/.config/systemd/user`,
     unitName: `${c.serviceName}.service`,
     containerName: c.serviceName,
+    candidateName: `${c.serviceName}-candidate`,
+    standbyName: `${c.serviceName}-standby`,
+    socketUnits: { https: `${c.serviceName}-https.socket`, http: `${c.serviceName}-http.socket` },
     secretName: `${c.serviceName}-secret-key`,
     envSecretName: (name) => `${c.serviceName}-env-${name}`,
     image: `localhost/${c.imageName}`,

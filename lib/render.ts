@@ -15,7 +15,9 @@ export function renderTemplate(name: string, text: string, values: Record<string
 
 export function templateValues(c: SiteConfig, serverNames: string[]): Record<string, string | number> {
   return {
-    HTTPS_PUBLIC_PORT: c.httpsPort,
+    HTTPS_PORT: c.httpsPort,
+    HTTP_PORT: c.httpPort,
+    HEALTH_SOCKET: HEALTH_SOCKET,
     SERVER_NAMES: serverNames.length > 0 ? serverNames.join(" ") : "_",
     WORKERS: c.workers,
     THREADS: c.threads,
@@ -25,9 +27,12 @@ export function templateValues(c: SiteConfig, serverNames: string[]): Record<str
   };
 }
 
-/** Ports inside the container (fixed by the image); the host ports are configuration. */
-export const CONTAINER_HTTPS_PORT = 8443;
-export const CONTAINER_HTTP_PORT = 8088;
+/**
+ * nginx's https server also listens on this unix socket inside the container: the health checks (image
+ * HEALTHCHECK, candidate, standby) reach nginx -> gunicorn -> app through it, whether the public ports are
+ * systemd's inherited sockets (the service) or bound in the container's own network (a candidate).
+ */
+export const HEALTH_SOCKET = "/tmp/flagun-https.sock";
 
 /** Where things are inside the container (fixed by the image). */
 export const APP_MOUNT = "/srv/app";
@@ -35,11 +40,15 @@ export const APP_MOUNT = "/srv/app";
 export const INSTANCE_MOUNT = `${APP_MOUNT}/instance`;
 /** One file per appSecrets entry; flagun-supervise exports each as an environment variable. */
 export const ENV_SECRETS_DIR = "/run/secrets/env";
-/** The app settings (module, health path, appEnv) inside the container: the config dir is /etc/flagun. */
+/** The config directory inside the container. */
+export const CONFIG_MOUNT = "/etc/flagun";
+/** The app settings (module, health path, appEnv) inside the container, in CONFIG_MOUNT. */
 export const APP_SETTINGS_FILE = "app.json";
 
 export interface UnitInputs {
   imageRef: string;
+  /** The app version (lib/hash appHash): the unit mounts its release directory. */
+  appHash: string;
   /** Podman secret name -> id: a new secret (rotation) changes the unit and so restarts it. */
   secretIds: Record<string, string>;
   /** Hash of the app settings file: a new module, environment or health path restarts the container. */
@@ -50,15 +59,15 @@ export interface UnitInputs {
  * What every container of the site gets, the service's and the one-off ones alike: mounts (the code
  * read-only, the instance folder read-write over it), secrets as files, and the hardening.
  */
-export function containerSpec(c: SiteConfig, l: Layout) {
+export function containerSpec(c: SiteConfig, l: Layout, appHash: string) {
   const owner = `uid=${CONTAINER_UID},gid=${CONTAINER_UID},mode=0400`;
   return {
     userns: `keep-id:uid=${CONTAINER_UID},gid=${CONTAINER_UID}`,
     user: `${CONTAINER_UID}:${CONTAINER_UID}`,
     volumes: [
-      `${l.appDir}:${APP_MOUNT}:ro,Z`,
+      `${l.releaseDir(appHash)}:${APP_MOUNT}:ro,Z`,
       `${l.instanceDir}:${INSTANCE_MOUNT}:Z`,
-      `${l.configDir}:/etc/flagun:ro,Z`,
+      `${l.configDir}:${CONFIG_MOUNT}:ro,Z`,
       `${l.logDir}:/var/log/flagun:Z`,
     ],
     secrets: [
@@ -76,24 +85,32 @@ export function appSettings(c: SiteConfig): string {
 
 /**
  * The Quadlet unit. Quadlet replaces the runbook's deprecated `podman generate systemd`; the generated
- * service restarts on failure and is wanted by default.target, which linger starts at boot.
+ * service restarts on failure and is wanted by default.target, which linger starts at boot. It publishes no
+ * port: the socket units own the public ports and hand them to nginx (socket activation), so connections
+ * that arrive while the container restarts wait in the kernel's queue instead of being refused, traffic
+ * skips the rootless port forwarder, and nginx sees the client's address. The network (pasta) stays for
+ * the app's outbound traffic. `role` "standby" renders the unit that holds the same sockets during a switch:
+ * another container name, and no [Install] (it never starts at boot).
  */
-export function quadletUnit(c: SiteConfig, l: Layout, u: UnitInputs): string {
-  const spec = containerSpec(c, l);
+export function quadletUnit(c: SiteConfig, l: Layout, u: UnitInputs, role: "service" | "standby" = "service"): string {
+  const spec = containerSpec(c, l, u.appHash);
+  const sockets = [l.socketUnits.https, l.socketUnits.http].join(" ");
   return [
     "# Managed by flagun-rosupod (pulumi). Local edits are overwritten by the next `pulumi up`.",
     ...Object.entries(u.secretIds).map(([name, id]) => `# secret ${name}: ${id}`),
     `# app settings: ${u.settingsHash}`,
     "[Unit]",
-    `Description=flagun-rosupod web service ${c.serviceName} (nginx -> gunicorn -> Flask)`,
+    role === "service"
+      ? `Description=flagun-rosupod web service ${c.serviceName} (nginx -> gunicorn -> Flask)`
+      : `Description=flagun-rosupod ${c.serviceName}: holds the sockets while ${l.unitName} restarts`,
+    `Requires=${sockets}`,
+    `After=${sockets}`,
     "",
     "[Container]",
-    `ContainerName=${l.containerName}`,
+    `ContainerName=${role === "service" ? l.containerName : l.standbyName}`,
     `Image=${u.imageRef}`,
     `UserNS=${spec.userns}`,
     `User=${spec.user}`,
-    `PublishPort=${c.httpsPort}:${CONTAINER_HTTPS_PORT}`,
-    `PublishPort=${c.httpPort}:${CONTAINER_HTTP_PORT}`,
     ...spec.volumes.map((v) => `Volume=${v}`),
     ...spec.secrets.map((s) => `Secret=${s}`),
     ...spec.env.map((e) => `Environment=${e}`),
@@ -109,33 +126,58 @@ export function quadletUnit(c: SiteConfig, l: Layout, u: UnitInputs): string {
     "PodmanArgs=--stop-timeout=10",
     "",
     "[Service]",
+    // Both units inherit the listening sockets (systemd passes them to every service that names them).
+    `Sockets=${sockets}`,
     "Restart=on-failure",
     "RestartSec=2",
     "TimeoutStartSec=300",
     "TimeoutStopSec=30",
-    "",
-    "[Install]",
-    "WantedBy=default.target",
+    ...(role === "service" ? ["", "[Install]", "WantedBy=default.target"] : []),
     "",
   ].join("\n");
 }
 
-/** `podman run` of a fresh, throw-away container of `imageRef` with the service's mounts, secrets and hardening. */
-export function oneOffRun(c: SiteConfig, l: Layout, imageRef: string, attach = ""): string {
-  const spec = containerSpec(c, l);
+/**
+ * A user socket unit that owns one public port (IPv4, all addresses) for the life of the site: nginx in
+ * whichever container is running accepts on it. A connection while no container runs starts the service.
+ */
+export function socketUnit(c: SiteConfig, l: Layout, which: "https" | "http"): string {
+  const port = which === "https" ? c.httpsPort : c.httpPort;
   return [
-    "podman run --rm",
-    attach,
+    "# Managed by flagun-rosupod (pulumi). Local edits are overwritten by the next `pulumi up`.",
+    "[Unit]",
+    `Description=flagun-rosupod ${c.serviceName}: ${which} port ${port}`,
+    "",
+    "[Socket]",
+    `ListenStream=0.0.0.0:${port}`,
+    `Service=${l.unitName}`,
+    "Backlog=4096",
+    "",
+    "[Install]",
+    "WantedBy=sockets.target",
+    "",
+  ].join("\n");
+}
+
+/**
+ * `podman run OPTIONS` of `imageRef` with the service's mounts (app version `appHash`), secrets and hardening,
+ * and no port: one-off commands (`--rm`, attached) and the deploy's candidate (`-d --name …`). No health-check
+ * timer: the caller decides when the container is done.
+ */
+export function containerRun(c: SiteConfig, l: Layout, imageRef: string, appHash: string, options = "--rm"): string {
+  const spec = containerSpec(c, l, appHash);
+  return [
+    `podman run ${options} --no-healthcheck`,
     `--userns ${q(spec.userns)} --user ${q(spec.user)} --read-only --security-opt no-new-privileges --cap-drop all`,
     ...spec.volumes.map((v) => `-v ${q(v)}`),
     ...spec.secrets.map((s) => `--secret ${q(s)}`),
     ...spec.env.map((e) => `-e ${q(e)}`),
     q(imageRef),
-  ].filter(Boolean).join(" ");
+  ].join(" ");
 }
 
 /** The operators' one-off command on the host: the arguments are the command, run without a shell. */
-export function oneOffScript(c: SiteConfig, l: Layout, imageRef: string): string {
+export function oneOffScript(c: SiteConfig, l: Layout, imageRef: string, appHash: string): string {
   return [
     "#!/bin/sh",
     `# Managed by flagun-rosupod (pulumi). Runs COMMAND in a fresh container of the current version of ${c.serviceName},`,
@@ -143,7 +185,7 @@ export function oneOffScript(c: SiteConfig, l: Layout, imageRef: string): string
     "set -eu",
     `[ $# -gt 0 ] || { echo "usage: $0 COMMAND [ARG...]   e.g. flask shell" >&2; exit 2; }`,
     "tty=; if [ -t 0 ] && [ -t 1 ]; then tty=--tty; fi",
-    `exec ${oneOffRun(c, l, imageRef, "--interactive $tty")} "$@"`,
+    `exec ${containerRun(c, l, imageRef, appHash, "--rm --interactive $tty")} "$@"`,
     "",
   ].join("\n");
 }

@@ -22,7 +22,7 @@ export function createDirs(p: Privilege, l: Layout, installPath: string): string
       // -h: a symlink the app left in its data is changed itself, never what it points to.
       `if [ "$(stat -c %U ${q(l.dataDir)})" != ${q(l.user)} ]; then chown -hR ${q(l.user)}:${q(l.user)} ${q(l.dataDir)}; chown root:root ${q(`${l.dataDir}/${MARK_FILE}`)}; echo "app data in ${l.dataDir} taken over by ${l.user}"; fi`,
       `install -d ${own} -m 0700 ${q(l.dataDir)} ${q(l.instanceDir)}`,
-      `install -d ${own} -m 0750 ${[installPath, l.appDir, l.configDir].map(q).join(" ")}`,
+      `install -d ${own} -m 0750 ${[installPath, l.releasesDir, l.configDir, l.configStageDir].map(q).join(" ")}`,
       `install -d ${own} -m 0700 ${q(l.tlsDir)}`,
       `install -d ${own} -m 0750 ${[l.logDir, `${l.logDir}/nginx`, `${l.logDir}/gunicorn`].map(q).join(" ")}`,
     ),
@@ -104,23 +104,26 @@ export function removeStage(p: Privilege, stage: string): string {
 export const INSTANCE_DIR = "instance";
 
 /**
- * Replace the contents of `dest` with the uploaded tree, in place: the running container bind-mounts
- * `dest`, so swapping the directory itself would leave it serving the old inode. The top-level `instance`
- * directory is left alone and an uploaded one is not copied: the container mounts the app data there (and
- * removing a mount point on the host would detach that mount in the running container).
+ * Install the uploaded tree as the release directory `dest` (Layout.releaseDir: named by its content hash),
+ * built beside it and renamed into place, so `dest` exists only complete; an existing `dest` has the same
+ * content and may be mounted by the running container, so it is kept as it is. The top-level `instance`
+ * directory is left out of the copy and created empty: the container mounts the app data there.
  */
-export function installTree(p: Privilege, user: string, uploaded: string, dest: string, stage: string): string {
-  const keep = `! -name ${INSTANCE_DIR}`;
+export function installRelease(p: Privilege, user: string, uploaded: string, dest: string, stage: string): string {
+  const tmp = q(`${dest}.partial`);
   return asRoot(
     p,
     script(
+      `if [ -d ${q(dest)} ]; then echo "release ${dest} already installed"; rm -rf ${q(stage)}; exit 0; fi`,
       `[ -d ${q(uploaded)} ] || { echo "upload ${uploaded} is missing" >&2; exit 1; }`,
-      `find ${q(dest)} -mindepth 1 -maxdepth 1 ${keep} -exec rm -rf {} +`,
-      `find ${q(uploaded)} -mindepth 1 -maxdepth 1 ${keep} -exec cp -R {} ${q(dest)}/ \\;`,
-      `mkdir -p ${q(`${dest}/${INSTANCE_DIR}`)}`,
-      `chown -R ${q(user)}:${q(user)} ${q(dest)}`,
-      `chmod -R u=rwX,g=rX,o= ${q(dest)}`,
-      `find ${q(dest)} -name __pycache__ -prune -exec rm -rf {} +`,
+      `rm -rf ${tmp}`,
+      `mkdir -p ${tmp}`,
+      `find ${q(uploaded)} -mindepth 1 -maxdepth 1 ! -name ${INSTANCE_DIR} -exec cp -R {} ${tmp}/ \\;`,
+      `find ${tmp} -name __pycache__ -prune -exec rm -rf {} +`,
+      `mkdir -p ${q(`${dest}.partial/${INSTANCE_DIR}`)}`,
+      `chown -R ${q(user)}:${q(user)} ${tmp}`,
+      `chmod -R u=rwX,g=rX,o= ${tmp}`,
+      `mv -T ${tmp} ${q(dest)}`,
       `rm -rf ${q(stage)}`,
       `echo "installed $(find ${q(dest)} -type f | wc -l) files in ${dest}"`,
     ),

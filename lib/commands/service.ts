@@ -1,59 +1,25 @@
-// The Quadlet unit and its logrotate timer: install and start, graceful reload, health gate, removal.
+// Around the switch (lib/commands/deploy.ts): checked config install, graceful reload, release command, health gate.
+import * as path from "path";
 import { Layout } from "../layout";
-import { Privilege, asRoot, asUser, asUserFromRoot, q, script, writeFile } from "../shell";
-
-export interface UnitFiles {
-  quadlet: string;
-  logrotateService: string;
-  logrotateTimer: string;
-  /** The operators' one-off command (Layout.oneOffScript), for the same image as the unit. */
-  oneOff: string;
-}
-
-function unitPaths(l: Layout) {
-  return {
-    quadlet: `${l.quadletDir}/${l.containerName}.container`,
-    rotateService: `${l.userUnitDir}/${l.containerName}-logrotate.service`,
-    rotateTimer: `${l.userUnitDir}/${l.containerName}-logrotate.timer`,
-  };
-}
+import { CONFIG_MOUNT } from "../render";
+import { Privilege, asRoot, asUser, asUserFromRoot, q, script } from "../shell";
 
 /**
- * Write the unit files, let Quadlet generate the service and (re)start it. Restart, not reload: this
- * runs only when a unit file changed (new image, new secret, new ports), and those need a new container.
+ * Install the new configuration files only if they parse: `check` (render.containerRun of the version about
+ * to serve) runs flagun-check-config on them (nginx -t; gunicorn's settings validation) in a throw-away
+ * container; a refusal fails `up` with nginx's or gunicorn's message and leaves the installed files, which the
+ * running service (and its next reload) reads, as they were.
  */
-export function installUnit(p: Privilege, l: Layout, f: UnitFiles): string {
-  const paths = unitPaths(l);
+export function configInstall(p: Privilege, l: Layout, check: string): string {
+  const next = q(l.configStageDir);
   return asUser(
     p,
     l.user,
     script(
-      `mkdir -p ${q(l.quadletDir)} ${q(l.userUnitDir)}`,
-      writeFile(paths.quadlet, f.quadlet, "0644"),
-      writeFile(paths.rotateService, f.logrotateService, "0644"),
-      writeFile(paths.rotateTimer, f.logrotateTimer, "0644"),
-      writeFile(l.oneOffScript, f.oneOff, "0750"),
-      "systemctl --user daemon-reload",
-      `systemctl --user cat ${q(l.unitName)} >/dev/null 2>&1 || { echo "Quadlet generated no ${l.unitName}:" >&2; /usr/libexec/podman/quadlet -dryrun -user >&2 || true; exit 1; }`,
-      `systemctl --user restart ${q(l.unitName)}`,
-      `systemctl --user enable --now ${q(`${l.containerName}-logrotate.timer`)} 2>&1`,
-      `echo "${l.unitName} started"`,
-    ),
-  );
-}
-
-export function removeUnit(p: Privilege, l: Layout): string {
-  const paths = unitPaths(l);
-  return asUser(
-    p,
-    l.user,
-    script(
-      `systemctl --user disable --now ${q(`${l.containerName}-logrotate.timer`)} 2>/dev/null || true`,
-      `systemctl --user stop ${q(l.unitName)} 2>/dev/null || true`,
-      `rm -f ${q(paths.quadlet)} ${q(paths.rotateService)} ${q(paths.rotateTimer)} ${q(l.oneOffScript)}`,
-      "systemctl --user daemon-reload",
-      `podman rm -f --ignore ${q(l.containerName)} >/dev/null`,
-      `echo "${l.unitName} removed"`,
+      `if [ -z "$(ls -A ${next})" ]; then echo "configuration: nothing new"; exit 0; fi`,
+      `${check} flagun-check-config ${q(`${CONFIG_MOUNT}/${path.posix.basename(l.configStageDir)}`)} 2>&1 || { echo "configuration refused (not installed): the running service keeps its configuration" >&2; exit 1; }`,
+      `for f in ${next}/*; do mv -f "$f" ${q(l.configDir)}/; done`,
+      `echo "configuration installed"`,
     ),
   );
 }
@@ -77,7 +43,7 @@ export function reloadService(p: Privilege, l: Layout): string {
 }
 
 /**
- * The release command: `run` (a one-off `podman run` of the new image, see render.oneOffRun) with `argv`,
+ * The release command: `run` (a one-off `podman run` of the new version, see render.containerRun) with `argv`,
  * before the new version serves. Its output is the resource's; a failure fails `up` before the unit or the
  * reload, so the running version keeps serving.
  */

@@ -10,10 +10,10 @@ import { SECRET_MARKER } from "../../lib/config";
 import { HOST, parse, problems } from "./configCases";
 import { maskSecretMap } from "../../lib/stackConfig";
 import { layoutOf } from "../../lib/layout";
-import { createDirs, deleteDirs, installTree } from "../../lib/commands/files";
+import { createDirs, deleteDirs, installRelease } from "../../lib/commands/files";
 import { MARK_FILE } from "../../lib/commands/ownership";
 import { releaseCommand } from "../../lib/commands/service";
-import { appSettings, oneOffRun, oneOffScript, quadletUnit } from "../../lib/render";
+import { appSettings, containerRun, oneOffScript, quadletUnit } from "../../lib/render";
 import { operatorCommands } from "../../lib/operator";
 import { appHash } from "../../lib/hash";
 
@@ -121,29 +121,29 @@ const l = layoutOf(site);
 test("app settings: JSON carries any text exactly; the unit carries none of it", () => {
   const s = JSON.parse(appSettings(site));
   assert.deepEqual(s, { module: "shop:create_app()", healthPath: "/login", env: { FLASK_APP: "shop:create_app()", GREETING: site.appEnv.GREETING } });
-  const unit = quadletUnit(site, l, { imageRef: "localhost/flagun-web:abc", secretIds: { "flagun-web-secret-key": "s1", "flagun-web-env-API_TOKEN": "s2" }, settingsHash: "h1" });
+  const unit = quadletUnit(site, l, { imageRef: "localhost/flagun-web:abc", appHash: "0123456789abcdef", secretIds: { "flagun-web-secret-key": "s1", "flagun-web-env-API_TOKEN": "s2" }, settingsHash: "h1" });
   assert.ok(!unit.includes("GREETING") && !unit.includes("$(id)"), "appEnv values stay out of the unit");
   for (const line of [
     "# secret flagun-web-env-API_TOKEN: s2",
     "# app settings: h1",
     "Secret=flagun-web-env-API_TOKEN,type=mount,target=/run/secrets/env/API_TOKEN,uid=1000,gid=1000,mode=0400",
     "Volume=/var/lib/flagun-web/instance:/srv/app/instance:Z",
-    "Volume=/opt/flagun/site/app:/srv/app:ro,Z",
+    "Volume=/opt/flagun/site/releases/0123456789ab:/srv/app:ro,Z",
   ]) assert.ok(unit.split("\n").includes(line), `missing ${line}`);
 });
 
 test("one-off and release containers get exactly the service's mounts, secrets and hardening", () => {
-  const run = oneOffRun(site, l, "localhost/flagun-web:abc");
+  const run = containerRun(site, l, "localhost/flagun-web:abc", "0123456789abcdef");
   assert.equal(
     run,
-    "podman run --rm --userns keep-id:uid=1000,gid=1000 --user 1000:1000 --read-only --security-opt no-new-privileges --cap-drop all " +
-      "-v /opt/flagun/site/app:/srv/app:ro,Z -v /var/lib/flagun-web/instance:/srv/app/instance:Z -v /opt/flagun/site/config:/etc/flagun:ro,Z " +
+    "podman run --rm --no-healthcheck --userns keep-id:uid=1000,gid=1000 --user 1000:1000 --read-only --security-opt no-new-privileges --cap-drop all " +
+      "-v /opt/flagun/site/releases/0123456789ab:/srv/app:ro,Z -v /var/lib/flagun-web/instance:/srv/app/instance:Z -v /opt/flagun/site/config:/etc/flagun:ro,Z " +
       "-v /var/log/flagun-web:/var/log/flagun:Z --secret flagun-web-secret-key,type=mount,target=/run/secrets/app_secret_key,uid=1000,gid=1000,mode=0400 " +
       "--secret flagun-web-env-API_TOKEN,type=mount,target=/run/secrets/env/API_TOKEN,uid=1000,gid=1000,mode=0400 " +
       "-e SECRET_KEY_FILE=/run/secrets/app_secret_key localhost/flagun-web:abc",
   );
-  const script = oneOffScript(site, l, "localhost/flagun-web:abc");
-  assert.ok(script.includes(`exec ${oneOffRun(site, l, "localhost/flagun-web:abc", "--interactive $tty")} "$@"`));
+  const script = oneOffScript(site, l, "localhost/flagun-web:abc", "0123456789abcdef");
+  assert.ok(script.includes(`exec ${containerRun(site, l, "localhost/flagun-web:abc", "0123456789abcdef", "--rm --interactive $tty")} "$@"`));
   const rel = releaseCommand({ adminUser: "root" }, l, run, ["flask", "init-db"]);
   assert.ok(rel.includes("localhost/flagun-web:abc flask init-db 2>&1"), rel);
   const ops = operatorCommands({ ...HOST, dnsNames: [] }, l, 1001);
@@ -167,19 +167,25 @@ test("app hash ignores the app's own instance/ folder (data, not code)", () => {
 // Real shell, real files (as root, like on a host): the code sync never touches the instance mount point,
 // and the data directory's life cycle (create, keep on destroy, take over, delete).
 const asRootHere = process.getuid?.() === 0;
-test("code sync keeps the instance mount point and never copies an uploaded instance/", { skip: !asRootHere && "needs root (chown)" }, () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sync-"));
-  const [up, dest, stage] = ["stage/app", "dest", "stage"].map((d) => path.join(dir, d));
+test("release install: built beside and renamed into place, without an uploaded instance/; an installed release is never touched", { skip: !asRootHere && "needs root (chown)" }, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "release-"));
+  const [up, dest, stage] = ["stage/app", "releases/abc", "stage"].map((d) => path.join(dir, d));
   fs.mkdirSync(path.join(up, "instance"), { recursive: true });
+  fs.mkdirSync(path.join(dir, "releases"));
   fs.writeFileSync(path.join(up, "app.py"), "new");
   fs.writeFileSync(path.join(up, "instance", "dev.sqlite"), "developer's data");
-  fs.mkdirSync(path.join(dest, "instance"), { recursive: true });
-  fs.writeFileSync(path.join(dest, "old.py"), "old");
-  const inode = fs.statSync(path.join(dest, "instance")).ino;
-  execFileSync("sh", ["-c", installTree({ adminUser: "root" }, "root", up, dest, stage)]);
+  execFileSync("sh", ["-c", installRelease({ adminUser: "root" }, "root", up, dest, stage)]);
   assert.deepEqual(fs.readdirSync(dest).sort(), ["app.py", "instance"]);
-  assert.deepEqual(fs.readdirSync(path.join(dest, "instance")), []);
-  assert.equal(fs.statSync(path.join(dest, "instance")).ino, inode, "the mount point is the same directory");
+  assert.deepEqual(fs.readdirSync(path.join(dest, "instance")), [], "the mount point is empty: the developer's data stays local");
+  assert.deepEqual(fs.readdirSync(path.join(dir, "releases")), ["abc"], "no partial directory left");
+  assert.ok(!fs.existsSync(stage), "the stage is removed");
+  // Same hash again (a re-run): the directory a container may be mounting stays the same inode, untouched.
+  const inode = fs.statSync(dest).ino;
+  fs.mkdirSync(up, { recursive: true });
+  fs.writeFileSync(path.join(up, "app.py"), "other");
+  assert.match(execFileSync("sh", ["-c", installRelease({ adminUser: "root" }, "root", up, dest, stage)], { encoding: "utf8" }), /already installed/);
+  assert.equal(fs.statSync(dest).ino, inode);
+  assert.equal(fs.readFileSync(path.join(dest, "app.py"), "utf8"), "new");
   fs.rmSync(dir, { recursive: true });
 });
 

@@ -10,9 +10,10 @@ import * as files from "../../lib/commands/files";
 import * as podman from "../../lib/commands/podman";
 import * as ownership from "../../lib/commands/ownership";
 import * as service from "../../lib/commands/service";
+import * as deploy from "../../lib/commands/deploy";
 import { parseConfig } from "../../lib/config";
 import { layoutOf } from "../../lib/layout";
-import { logrotateService, logrotateTimer, oneOffRun, oneOffScript, quadletUnit } from "../../lib/render";
+import { containerRun, logrotateService, logrotateTimer, oneOffScript, quadletUnit, socketUnit } from "../../lib/render";
 
 const p = { adminUser: "deploy" };
 const site = parseConfig(
@@ -61,12 +62,17 @@ test("exact: the ownership preflight's checks, in one root script", () => {
 
 test("every builder output parses as sh (sh -n), also with a root admin", () => {
   for (const priv of [p, { adminUser: "root" }]) {
+    const inputs = { imageRef: "localhost/x:1", appHash: "0123456789abcdef", secretIds: { s: "abc" }, settingsHash: "h" };
     const units = {
-      quadlet: quadletUnit(site, l, { imageRef: "localhost/x:1", secretIds: { s: "abc" }, settingsHash: "h" }),
+      quadlet: quadletUnit(site, l, inputs),
+      standby: quadletUnit(site, l, inputs, "standby"),
+      httpsSocket: socketUnit(site, l, "https"),
+      httpSocket: socketUnit(site, l, "http"),
       logrotateService: logrotateService(l),
       logrotateTimer: logrotateTimer(l),
-      oneOff: oneOffScript(site, l, "localhost/x:1"),
+      oneOff: oneOffScript(site, l, "localhost/x:1", "0123456789abcdef"),
     };
+    const run = containerRun(site, l, "localhost/x:1", "0123456789abcdef");
     const all = [
       host.preflight(priv, l.stageDir),
       connection.connectionCheck(site.hosts[0]),
@@ -81,18 +87,19 @@ test("every builder output parses as sh (sh -n), also with a root admin", () => 
       files.deleteDirs(priv, l, site.installPath, { logs: false, data: true }),
       files.deleteDirs(priv, l, site.installPath, { logs: true, data: false }),
       files.createStage(priv, l.stageDir, `${l.stageDir}/s`, ["config"]),
-      files.installTree(priv, l.user, "/var/tmp/x/s/app", l.appDir, "/var/tmp/x/s"),
+      files.installRelease(priv, l.user, "/var/tmp/x/s/app", l.releaseDir("0123456789abcdef"), "/var/tmp/x/s"),
       files.writeFromStdin(priv, l.user, `${l.tlsDir}/key.pem`, "0600"),
       podman.createSecret(priv, l.user, l.secretName),
       podman.deleteSecret(priv, l.user, l.envSecretName("API_TOKEN")),
       podman.loadBaseArchive(priv, l.user, "/var/tmp/x/base.tar", "localhost/base:1"),
       podman.buildImage(priv, l, { stage: "/var/tmp/x/b", ref: "localhost/x:1", baseImage: "docker.io/library/python:3.13-slim-trixie", offline: false }),
       podman.removeImage(priv, l.user, "localhost/x:1"),
-      service.installUnit(priv, l, units),
-      service.removeUnit(priv, l),
+      deploy.deployUnit(priv, l, units, containerRun(site, l, "localhost/x:1", "0123456789abcdef", `-d --replace --name ${l.candidateName}`)),
+      deploy.removeUnit(priv, l),
+      service.configInstall(priv, l, run),
       service.reloadService(priv, l),
       service.healthGate(priv, l, 8443, "/login"),
-      service.releaseCommand(priv, l, oneOffRun(site, l, "localhost/x:1"), ["flask", "init-db"]),
+      service.releaseCommand(priv, l, run, ["flask", "init-db"]),
       units.oneOff,
     ];
     for (const cmd of all) execFileSync("sh", ["-n", "-c", cmd]);
@@ -127,13 +134,15 @@ test("subid allocation: a gap large enough is reused, comments and junk ignored"
   assert.equal(freeStart("# comment\nx:100000:65536\ny:400000:65536\njunk\n", "z:231072:10\n"), 165536);
 });
 
-test("quadlet unit: ports, read-only mounts, secret as a file, restart on failure, boot target", () => {
-  const u = quadletUnit(site, l, { imageRef: "localhost/flagun-web:abc", secretIds: { "flagun-web-secret-key": "s1" }, settingsHash: "h1" });
+test("quadlet unit: sockets not ports, read-only mounts, secret as a file, restart on failure, boot target", () => {
+  const inputs = { imageRef: "localhost/flagun-web:abc", appHash: "0123456789abcdef", secretIds: { "flagun-web-secret-key": "s1" }, settingsHash: "h1" };
+  const u = quadletUnit(site, l, inputs);
   for (const line of [
     "Image=localhost/flagun-web:abc",
-    "PublishPort=8443:8443",
-    "PublishPort=8088:8088",
-    "Volume=/opt/flagun/site/app:/srv/app:ro,Z",
+    "ContainerName=flagun-web",
+    "Requires=flagun-web-https.socket flagun-web-http.socket",
+    "Sockets=flagun-web-https.socket flagun-web-http.socket",
+    "Volume=/opt/flagun/site/releases/0123456789ab:/srv/app:ro,Z",
     "Volume=/var/lib/flagun-web/instance:/srv/app/instance:Z",
     "Volume=/opt/flagun/site/config:/etc/flagun:ro,Z",
     "Volume=/var/log/flagun-web:/var/log/flagun:Z",
@@ -147,6 +156,35 @@ test("quadlet unit: ports, read-only mounts, secret as a file, restart on failur
     assert.ok(u.split("\n").includes(line), `missing ${line}`);
   }
   assert.ok(!/SECRET_KEY=/.test(u), "no secret value in the unit");
+  assert.ok(!/PublishPort/.test(u), "no port forwarder: the socket units own the ports");
+  // The standby: the same container spec and sockets under another name, never started at boot.
+  const standby = quadletUnit(site, l, inputs, "standby");
+  assert.ok(standby.split("\n").includes("ContainerName=flagun-web-standby"));
+  assert.ok(standby.split("\n").includes("Sockets=flagun-web-https.socket flagun-web-http.socket"));
+  assert.ok(!/\[Install\]|WantedBy/.test(standby));
+  const strip = (t: string) => t.split("\n").filter((x) => !/^(ContainerName|Description)=|^$|^\[Install\]|^WantedBy=/.test(x));
+  assert.deepEqual(strip(standby), strip(u), "standby and service differ only in name and boot");
+});
+
+test("socket units: one public port each, IPv4 all addresses, activating the service, started at boot", () => {
+  assert.equal(
+    socketUnit(site, l, "https"),
+    [
+      "# Managed by flagun-rosupod (pulumi). Local edits are overwritten by the next `pulumi up`.",
+      "[Unit]",
+      "Description=flagun-rosupod flagun-web: https port 8443",
+      "",
+      "[Socket]",
+      "ListenStream=0.0.0.0:8443",
+      "Service=flagun-web.service",
+      "Backlog=4096",
+      "",
+      "[Install]",
+      "WantedBy=sockets.target",
+      "",
+    ].join("\n"),
+  );
+  assert.match(socketUnit(site, l, "http"), /^ListenStream=0\.0\.0\.0:8088$/m);
 });
 
 test("image build: serialised by a lock taken before the context is touched; an existing tag is not rebuilt", () => {

@@ -1,0 +1,171 @@
+// The switch to a new version (image, app code, unit, settings, secrets): the new version proves itself in a
+// candidate container before anything changes, then takes over the sockets without refusing a connection.
+//
+//   1. candidate: a throw-away container of the new version (same image, mounts, env, secrets; no port), its
+//      health checked through nginx; not healthy -> `up` fails with its logs, nothing else was touched.
+//   2. standby: when the site is already serving on its socket units, a second unit of the new version takes
+//      the same sockets (nginx in both accepts from one kernel queue) ...
+//   3. ... the main unit restarts on the new version while the standby serves, is checked, and the standby
+//      stops gracefully (nginx QUIT: requests in flight finish).
+// On a first install, after an upgrade from published ports, or when the ports change, the sockets are
+// (re)created first: the main unit starts directly after the candidate check (there is nothing to keep).
+import { Layout } from "../layout";
+import { Privilege, asUser, q, script, writeFile } from "../shell";
+
+export interface UnitFiles {
+  quadlet: string;
+  /** The same service as the standby (render.quadletUnit role "standby"). */
+  standby: string;
+  httpsSocket: string;
+  httpSocket: string;
+  logrotateService: string;
+  logrotateTimer: string;
+  /** The operators' one-off command (Layout.oneOffScript), for the same version as the unit. */
+  oneOff: string;
+}
+
+/** How long a new container may take to answer its health check (image start, app import, first request). */
+export const HEALTHY_WITHIN_S = 120;
+
+/** Releases kept on the host: the one serving and the ones before it (rollback by redeploying them is instant). */
+export const RELEASES_KEPT = 3;
+
+export function unitPaths(l: Layout) {
+  return {
+    quadlet: `${l.quadletDir}/${l.containerName}.container`,
+    standby: `${l.quadletDir}/${l.standbyName}.container`,
+    httpsSocket: `${l.userUnitDir}/${l.socketUnits.https}`,
+    httpSocket: `${l.userUnitDir}/${l.socketUnits.http}`,
+    rotateService: `${l.userUnitDir}/${l.containerName}-logrotate.service`,
+    rotateTimer: `${l.userUnitDir}/${l.containerName}-logrotate.timer`,
+  };
+}
+
+/**
+ * Shell functions of the switch. `healthy NAME`: polls flagun-health inside container NAME until it passes
+ * (prints the seconds) or the container stops running or HEALTHY_WITHIN_S pass; then prints its state and
+ * last log lines (podman's and gunicorn's error log, where an import error lands) to stderr and fails.
+ */
+export function switchFns(l: Layout): string[] {
+  return [
+    "healthy() {",
+    "  i=0",
+    "  while :; do",
+    '    if podman exec "$1" flagun-health >/dev/null 2>&1; then echo "$1 healthy after ${i} s"; return 0; fi',
+    '    state=$(podman inspect --format "{{.State.Status}} (exit code {{.State.ExitCode}})" "$1" 2>/dev/null || echo "gone")',
+    `    case "$state" in running*) [ $i -lt ${HEALTHY_WITHIN_S} ] && { sleep 1; i=$((i+1)); continue; };; esac`,
+    '    echo "$1 did not become healthy: state $state after ${i} s. Its last log lines:" >&2',
+    '    podman logs --tail 30 "$1" >&2 2>&1 || true',
+    `    echo "--- ${l.logDir}/gunicorn/error.log (last lines):" >&2`,
+    `    tail -n 30 ${q(`${l.logDir}/gunicorn/error.log`)} >&2 2>/dev/null || true`,
+    "    return 1",
+    "  done",
+    "}",
+    // `same FILE TEXT`: the file already holds exactly TEXT.
+    "same() { [ -f \"$1\" ] && printf '%s' \"$2\" | cmp -s - \"$1\"; }",
+  ];
+}
+
+/** The candidate: `run` is render.containerRun(…, "-d --replace --name <candidate>") of the new version. */
+export function candidateCheck(l: Layout, run: string): string[] {
+  const c = q(l.candidateName);
+  return [
+    `echo "candidate: starting ${l.candidateName} (the new version, no port) beside the running one"`,
+    `${run} >/dev/null`,
+    `if ! healthy ${c}; then`,
+    `  podman rm -f --ignore ${c} >/dev/null 2>&1 || true`,
+    `  echo "deploy refused: the new version did not pass its health check; the running version keeps serving, untouched" >&2`,
+    "  exit 1",
+    "fi",
+    `podman rm -f --ignore ${c} >/dev/null`,
+  ];
+}
+
+/**
+ * Install the unit files and switch to them (see the file comment), as the system user. `candidateRun`
+ * starts the candidate (render.containerRun of the new version, detached, named Layout.candidateName).
+ */
+export function deployUnit(p: Privilege, l: Layout, f: UnitFiles, candidateRun: string): string {
+  return asUser(p, l.user, deployScript(l, f, candidateRun));
+}
+
+/** The body of deployUnit, for the system user's shell. */
+export function deployScript(l: Layout, f: UnitFiles, candidateRun: string): string {
+  const paths = unitPaths(l);
+  const unit = q(l.unitName);
+  const sockets = `${q(l.socketUnits.https)} ${q(l.socketUnits.http)}`;
+  const standbyUnit = q(`${l.standbyName}.service`);
+  const standbyContainer = q(l.standbyName);
+  const generated = `systemctl --user cat ${unit} >/dev/null 2>&1 || { echo "Quadlet generated no ${l.unitName}:" >&2; /usr/libexec/podman/quadlet -dryrun -user >&2 || true; exit 1; }`;
+  return script(
+    ...switchFns(l),
+    `mkdir -p ${q(l.quadletDir)} ${q(l.userUnitDir)}`,
+    ...candidateCheck(l, candidateRun),
+    // Nothing below runs before the new version proved itself. These files serve no traffic: written first,
+    // they are loaded by the daemon-reload of either branch.
+    writeFile(paths.rotateService, f.logrotateService, "0644"),
+    writeFile(paths.rotateTimer, f.logrotateTimer, "0644"),
+    writeFile(l.oneOffScript, f.oneOff, "0750"),
+    // is-active with several units succeeds when any one is active: each is asked alone.
+    `if systemctl --user is-active --quiet ${q(l.socketUnits.https)} && systemctl --user is-active --quiet ${q(l.socketUnits.http)} && systemctl --user is-active --quiet ${unit} && same ${q(paths.httpsSocket)} ${q(f.httpsSocket)} && same ${q(paths.httpSocket)} ${q(f.httpSocket)}; then`,
+    `  ${writeFile(paths.standby, f.standby, "0644")}`,
+    "  systemctl --user daemon-reload",
+    `  systemctl --user start ${standbyUnit}`,
+    `  healthy ${standbyContainer} || { systemctl --user stop ${standbyUnit} || true; echo "deploy stopped: the standby did not become healthy; the running version keeps serving" >&2; exit 1; }`,
+    `  ${writeFile(paths.quadlet, f.quadlet, "0644")}`,
+    "  systemctl --user daemon-reload",
+    `  ${generated}`,
+    `  echo "switch: ${l.standbyName} serves while ${l.unitName} restarts on the new version"`,
+    `  systemctl --user restart ${unit}`,
+    `  healthy ${q(l.containerName)} || { echo "deploy stopped: ${l.unitName} did not become healthy on the new version; ${l.standbyName} keeps serving it" >&2; exit 1; }`,
+    `  systemctl --user stop ${standbyUnit}`,
+    `  rm -f ${q(paths.standby)}`,
+    "else",
+    // Nothing serves on our sockets yet (first install, a unit that published ports, new ports): the old
+    // unit (if any) must let go of the ports before the socket units can bind them.
+    `  echo "switch: (re)creating the socket units; ${l.unitName} starts on them"`,
+    `  systemctl --user stop ${unit} 2>/dev/null || true`,
+    `  ${writeFile(paths.httpsSocket, f.httpsSocket, "0644")}`,
+    `  ${writeFile(paths.httpSocket, f.httpSocket, "0644")}`,
+    `  ${writeFile(paths.quadlet, f.quadlet, "0644")}`,
+    `  rm -f ${q(paths.standby)}`,
+    "  systemctl --user daemon-reload",
+    `  ${generated}`,
+    `  systemctl --user stop ${sockets} 2>/dev/null || true`,
+    `  systemctl --user enable --now ${sockets} 2>&1`,
+    `  systemctl --user restart ${unit}`,
+    `  healthy ${q(l.containerName)} || { echo "deploy failed: ${l.unitName} did not become healthy" >&2; exit 1; }`,
+    "fi",
+    `systemctl --user enable --now ${q(`${l.containerName}-logrotate.timer`)} 2>&1`,
+    pruneReleases(l),
+    `echo "${l.unitName} serves the new version"`,
+  );
+}
+
+/** Delete release directories beyond the RELEASES_KEPT newest, never the one the unit mounts. */
+export function pruneReleases(l: Layout): string {
+  const unitFile = q(`${l.quadletDir}/${l.containerName}.container`);
+  const dir = q(l.releasesDir);
+  return [
+    `current=$(sed -n 's#^Volume=${l.releasesDir}/\\([0-9a-f]*\\):.*#\\1#p' ${unitFile})`,
+    `ls -1t ${dir} | tail -n +${RELEASES_KEPT + 1} | while read -r r; do [ "$r" = "$current" ] || rm -rf ${dir}/"$r"; done`,
+  ].join("\n");
+}
+
+export function removeUnit(p: Privilege, l: Layout): string {
+  const paths = unitPaths(l);
+  const sockets = `${q(l.socketUnits.https)} ${q(l.socketUnits.http)}`;
+  return asUser(
+    p,
+    l.user,
+    script(
+      `systemctl --user disable --now ${q(`${l.containerName}-logrotate.timer`)} 2>/dev/null || true`,
+      `systemctl --user stop ${q(`${l.standbyName}.service`)} ${q(l.unitName)} 2>/dev/null || true`,
+      `systemctl --user disable --now ${sockets} 2>/dev/null || true`,
+      `rm -f ${Object.values(paths).map(q).join(" ")} ${q(l.oneOffScript)}`,
+      "systemctl --user daemon-reload",
+      `podman rm -f --ignore ${q(l.containerName)} ${q(l.standbyName)} ${q(l.candidateName)} >/dev/null`,
+      `echo "${l.unitName} removed"`,
+    ),
+  );
+}

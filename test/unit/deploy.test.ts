@@ -1,0 +1,168 @@
+// The switch (lib/commands/deploy.ts) through a real shell, with stand-in `podman` and `systemctl` that log
+// every call and answer as a host would: the order of what happens, and what never happens when the new
+// version fails its check.
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { deployScript, pruneReleases, RELEASES_KEPT, UnitFiles } from "../../lib/commands/deploy";
+import { parseConfig } from "../../lib/config";
+import { layoutOf } from "../../lib/layout";
+import { containerRun, logrotateService, logrotateTimer, oneOffScript, quadletUnit, socketUnit } from "../../lib/render";
+
+interface World {
+  /** Which units `systemctl is-active` reports active. */
+  active: string[];
+  /** Containers whose flagun-health fails (the others pass at once). */
+  unhealthy: string[];
+  /** Socket unit files already on disk, as the running site has them. */
+  socketsOnDisk: boolean;
+}
+
+function setup(w: World) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "deploy-"));
+  const site = parseConfig(
+    { hosts: [{ name: "w", address: "127.0.0.1", hostKey: "ssh-ed25519 AAAA" }], homeDir: `${dir}/home`, installPath: `${dir}/site`, logPath: `${dir}/log` },
+    "/repo",
+    () => true,
+  );
+  const l = layoutOf(site);
+  const inputs = { imageRef: "localhost/flagun-web:new", appHash: "0123456789abcdef", secretIds: {}, settingsHash: "h" };
+  const f: UnitFiles = {
+    quadlet: quadletUnit(site, l, inputs),
+    standby: quadletUnit(site, l, inputs, "standby"),
+    httpsSocket: socketUnit(site, l, "https"),
+    httpSocket: socketUnit(site, l, "http"),
+    logrotateService: logrotateService(l),
+    logrotateTimer: logrotateTimer(l),
+    oneOff: oneOffScript(site, l, inputs.imageRef, inputs.appHash),
+  };
+  fs.mkdirSync(`${dir}/bin`);
+  fs.mkdirSync(l.releasesDir, { recursive: true });
+  fs.mkdirSync(l.userUnitDir, { recursive: true });
+  if (w.socketsOnDisk) {
+    fs.writeFileSync(`${l.userUnitDir}/${l.socketUnits.https}`, f.httpsSocket);
+    fs.writeFileSync(`${l.userUnitDir}/${l.socketUnits.http}`, f.httpSocket);
+  }
+  const calls = `${dir}/calls`;
+  const stub = (name: string, body: string) => fs.writeFileSync(`${dir}/bin/${name}`, `#!/bin/sh\necho "${name} $*" >> ${calls}\n${body}\n`, { mode: 0o755 });
+  stub("systemctl", `case "$*" in *is-active*) for u in ${w.active.join(" ")}; do [ "$4" = "$u" ] && exit 0; done; exit 3;; esac; exit 0`);
+  stub("podman", `case "$1" in exec) for c in ${w.unhealthy.join(" ")}; do [ "$2" = "$c" ] && exit 1; done; exit 0;; inspect) echo "exited (exit code 1)";; esac; exit 0`);
+  stub("sleep", "exit 0");
+  const run = () => {
+    const candidate = containerRun(site, l, inputs.imageRef, inputs.appHash, `-d --replace --name ${l.candidateName}`);
+    const r = spawnSync("sh", ["-c", deployScript(l, f, candidate)], { encoding: "utf8", env: { PATH: `${dir}/bin:/usr/bin:/bin` } });
+    const log = fs.existsSync(calls) ? fs.readFileSync(calls, "utf8").trim().split("\n") : [];
+    return { code: r.status, out: r.stdout + r.stderr, log, exists: (p: string) => fs.existsSync(p) };
+  };
+  return { dir, l, run, cleanup: () => fs.rmSync(dir, { recursive: true }) };
+}
+
+const at = (log: string[], re: RegExp) => {
+  const i = log.findIndex((c) => re.test(c));
+  assert.ok(i >= 0, `no call matching ${re}:\n${log.join("\n")}`);
+  return i;
+};
+
+test("switch on a serving site: candidate first, then the standby takes the sockets, the unit restarts, the standby stops", () => {
+  const w = setup({ active: ["flagun-web-https.socket", "flagun-web-http.socket", "flagun-web.service"], unhealthy: [], socketsOnDisk: true });
+  try {
+    const r = w.run();
+    assert.equal(r.code, 0, r.out);
+    const c = r.log;
+    assert.ok(at(c, /^podman run -d --replace --name flagun-web-candidate --no-healthcheck/) < at(c, /^podman exec flagun-web-candidate flagun-health/));
+    assert.ok(at(c, /^podman rm -f --ignore flagun-web-candidate/) < at(c, /^systemctl --user start flagun-web-standby\.service/));
+    assert.ok(at(c, /^systemctl --user start flagun-web-standby\.service/) < at(c, /^podman exec flagun-web-standby flagun-health/));
+    assert.ok(at(c, /^podman exec flagun-web-standby flagun-health/) < at(c, /^systemctl --user restart flagun-web\.service/));
+    assert.ok(at(c, /^systemctl --user restart flagun-web\.service/) < at(c, /^podman exec flagun-web flagun-health/));
+    assert.ok(at(c, /^podman exec flagun-web flagun-health/) < at(c, /^systemctl --user stop flagun-web-standby\.service/));
+    assert.ok(!c.some((x) => /stop .*\.socket|enable --now flagun-web-https/.test(x)), "the sockets are never closed during a switch");
+    assert.ok(!r.exists(`${w.l.quadletDir}/flagun-web-standby.container`), "the standby unit file is gone after the switch");
+    assert.ok(r.exists(`${w.l.quadletDir}/flagun-web.container`));
+    assert.match(r.out, /flagun-web\.service serves the new version/);
+  } finally {
+    w.cleanup();
+  }
+});
+
+test("a candidate that fails its check: up fails with its logs; no unit file written, nothing started, stopped or restarted", () => {
+  const w = setup({ active: ["flagun-web-https.socket", "flagun-web-http.socket", "flagun-web.service"], unhealthy: ["flagun-web-candidate"], socketsOnDisk: true });
+  try {
+    const r = w.run();
+    assert.equal(r.code, 1);
+    assert.match(r.out, /flagun-web-candidate did not become healthy: state exited \(exit code 1\)/);
+    assert.match(r.out, /deploy refused: the new version did not pass its health check; the running version keeps serving, untouched/);
+    assert.ok(r.log.some((x) => /^podman logs --tail 30 flagun-web-candidate/.test(x)), "its logs are shown");
+    assert.ok(r.log.some((x) => /^podman rm -f --ignore flagun-web-candidate/.test(x)), "the candidate is removed");
+    assert.deepEqual(r.log.filter((x) => x.startsWith("systemctl")), [], "no systemctl call at all");
+    assert.ok(!r.exists(`${w.l.quadletDir}/flagun-web.container`) && !r.exists(`${w.l.quadletDir}/flagun-web-standby.container`));
+    assert.ok(!r.exists(w.l.oneOffScript));
+  } finally {
+    w.cleanup();
+  }
+});
+
+test("a standby that fails its check: it is stopped, the running unit is never restarted", () => {
+  const w = setup({ active: ["flagun-web-https.socket", "flagun-web-http.socket", "flagun-web.service"], unhealthy: ["flagun-web-standby"], socketsOnDisk: true });
+  try {
+    const r = w.run();
+    assert.equal(r.code, 1);
+    assert.match(r.out, /the standby did not become healthy; the running version keeps serving/);
+    assert.ok(r.log.some((x) => x === "systemctl --user stop flagun-web-standby.service"));
+    assert.ok(!r.log.some((x) => /restart flagun-web\.service/.test(x)));
+    assert.ok(!r.exists(`${w.l.quadletDir}/flagun-web.container`), "the service's unit file is not rewritten");
+  } finally {
+    w.cleanup();
+  }
+});
+
+test("first install (no sockets yet): candidate, then the socket units are created and the unit starts on them", () => {
+  const w = setup({ active: [], unhealthy: [], socketsOnDisk: false });
+  try {
+    const r = w.run();
+    assert.equal(r.code, 0, r.out);
+    const c = r.log;
+    assert.ok(at(c, /^podman exec flagun-web-candidate/) < at(c, /^systemctl --user enable --now flagun-web-https\.socket flagun-web-http\.socket/));
+    assert.ok(at(c, /enable --now flagun-web-https\.socket/) < at(c, /^systemctl --user restart flagun-web\.service/));
+    assert.ok(!c.some((x) => /standby/.test(x) && /start|exec/.test(x)), "no standby when nothing serves");
+    for (const s of ["flagun-web-https.socket", "flagun-web-http.socket"]) assert.ok(r.exists(`${w.l.userUnitDir}/${s}`));
+  } finally {
+    w.cleanup();
+  }
+});
+
+test("new ports (socket files differ): the unit lets go of the old ports before the sockets are recreated", () => {
+  const w = setup({ active: ["flagun-web-https.socket", "flagun-web-http.socket", "flagun-web.service"], unhealthy: [], socketsOnDisk: false });
+  try {
+    fs.writeFileSync(`${w.l.userUnitDir}/flagun-web-https.socket`, "old port");
+    const r = w.run();
+    assert.equal(r.code, 0, r.out);
+    const c = r.log;
+    assert.ok(at(c, /^systemctl --user stop flagun-web\.service/) < at(c, /^systemctl --user stop flagun-web-https\.socket flagun-web-http\.socket/));
+    assert.ok(at(c, /^systemctl --user stop flagun-web-https\.socket/) < at(c, /^systemctl --user enable --now flagun-web-https\.socket/));
+  } finally {
+    w.cleanup();
+  }
+});
+
+test("release pruning keeps the newest releases and always the one the unit mounts", () => {
+  const w = setup({ active: [], unhealthy: [], socketsOnDisk: false });
+  try {
+    const names = ["aaa", "bbb", "ccc", "ddd", "eee"];
+    names.forEach((n, i) => {
+      fs.mkdirSync(`${w.l.releasesDir}/${n}`);
+      const t = new Date(Date.now() - (names.length - i) * 60000);
+      fs.utimesSync(`${w.l.releasesDir}/${n}`, t, t);
+    });
+    fs.mkdirSync(w.l.quadletDir, { recursive: true });
+    // The unit mounts the oldest one (a rollback to it): it stays, with the newest ones.
+    fs.writeFileSync(`${w.l.quadletDir}/flagun-web.container`, `[Container]\nVolume=${w.l.releasesDir}/aaa:/srv/app:ro,Z\n`);
+    spawnSync("sh", ["-c", `set -eu\n${pruneReleases(w.l)}`]);
+    assert.deepEqual(fs.readdirSync(w.l.releasesDir).sort(), ["aaa", "ccc", "ddd", "eee"]);
+    assert.equal(RELEASES_KEPT, 3);
+  } finally {
+    w.cleanup();
+  }
+});
