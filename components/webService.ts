@@ -39,11 +39,13 @@ export class WebService extends pulumi.ComponentResource {
     const { site, layout: l, priv } = ctx;
     this.unitName = l.unitName;
     const before = [args.image, ...args.files, ...(args.switchAfter ?? [])];
-    // A throw-away container of the version about to serve, for checks and the release command.
+    // Throw-away containers of the version about to serve: the release command's (with the app's network)
+    // and the config check's (no network: it reads files only, and skips starting a port forwarder).
     const oneOff = containerRun(site, l, args.imageRef, args.appHash);
+    const check = containerRun(site, l, args.imageRef, args.appHash, "--rm --network none");
 
     // New nginx/gunicorn files are installed only if they parse: the running service never reloads a broken one.
-    const config = hostCommand(ctx, this, "config-install", { create: configInstall(priv, l, oneOff), triggers: [args.configHash] }, { dependsOn: before });
+    const config = hostCommand(ctx, this, "config-install", { create: configInstall(priv, l, check), triggers: [args.configHash] }, { dependsOn: before });
 
     // Before the new version serves: a failure stops `up` with the old one running.
     const argv = site.releaseCommand;
@@ -69,7 +71,8 @@ export class WebService extends pulumi.ComponentResource {
       logrotateTimer: logrotateTimer(l),
       oneOff: oneOffScript(site, l, args.imageRef, args.appHash),
     }));
-    const candidate = containerRun(site, l, args.imageRef, args.appHash, `-d --replace --name ${q(l.candidateName)}`);
+    // Its own log file (not the journal, which the system user may not read): its failure shows its output.
+    const candidate = containerRun(site, l, args.imageRef, args.appHash, `-d --replace --name ${q(l.candidateName)} --log-driver k8s-file`);
     const unit = hostCommand(
       ctx,
       this,

@@ -118,10 +118,14 @@ export function quadletUnit(c: SiteConfig, l: Layout, u: UnitInputs, role: "serv
     "NoNewPrivileges=true",
     "DropCapability=ALL",
     // The image's HEALTHCHECK (flagun-health: healthPath through nginx, healthy below 500) is the check;
-    // a failing container is killed and systemd restarts it.
+    // a failing container is killed and systemd restarts it. The timeout is for a loaded host, not a
+    // fast one: each run is a `podman exec` plus a Python start and a TLS handshake, which took over 5 s
+    // (the image's default) on the emulated test host during a deploy, and three such timeouts killed
+    // a container that was serving fine.
     "HealthInterval=30s",
+    "HealthTimeout=20s",
     "HealthRetries=3",
-    "HealthStartPeriod=30s",
+    "HealthStartPeriod=60s",
     "HealthOnFailure=kill",
     "PodmanArgs=--stop-timeout=10",
     "",

@@ -532,6 +532,55 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
     });
 
     // ---------------------------------------------------------------------------------------------
+    await step("10 broken app deploy (import error): up fails naming the cause, the old version serves throughout", async () => {
+      const main = path.join(s.workDir, "flask_app", "main.py");
+      const good = fs.readFileSync(main, "utf8");
+      const u = asUserPrefix(user, out.hosts.value.vm.uid);
+      const unitBefore = await sh(host, `${u} sh -c 'cat ~/.config/containers/systemd/flagun-web.container; systemctl --user show -p MainPID -p NRestarts flagun-web.service'`);
+      fs.writeFileSync(main, `raise RuntimeError("broken on purpose by the robustness test")\n${good}`);
+      const bodies: string[] = [];
+      const failures: string[] = [];
+      let loading = true;
+      const loop = (async () => {
+        while (loading) {
+          const t0 = Date.now();
+          try {
+            const r = await httpsGet(url, out.certificatePem.value);
+            if (r.status === 200) bodies.push(r.body);
+            else failures.push(`HTTP ${r.status}`);
+          } catch (e) {
+            failures.push(String(e));
+          }
+          await new Promise((r) => setTimeout(r, Math.max(0, 250 - (Date.now() - t0))));
+        }
+      })();
+      log("pulumi up (broken app) under load");
+      const t0 = Date.now();
+      let msg = "";
+      try {
+        await assert.rejects(s.stack.up({ onOutput: (o) => (printed += o) }), (e: Error) => ((msg = e.message), /deploy refused: the new version did not pass its health check/.test(e.message)));
+      } finally {
+        loading = false;
+        await loop;
+        fs.writeFileSync(main, good);
+      }
+      const upS = (Date.now() - t0) / 1000;
+      assert.match(msg, /RuntimeError: broken on purpose by the robustness test/, "the error names the cause (the app's traceback)");
+      const res = await httpsGet(url, out.certificatePem.value);
+      assert.equal(res.body, "Hello, World!", "the old version still serves");
+      assert.deepEqual(failures, [], "no request failed while the broken version was refused");
+      assert.ok(bodies.length > 0 && bodies.every((b) => b === "Hello, World!"), "only the old body was served");
+      const unitAfter = await sh(host, `${u} sh -c 'cat ~/.config/containers/systemd/flagun-web.container; systemctl --user show -p MainPID -p NRestarts flagun-web.service'`);
+      assert.equal(unitAfter, unitBefore, "the running unit was not touched (same file, same process, no restart)");
+      assert.equal((await sh(host, `${u} podman ps -a --format '{{.Names}}'`)).trim(), "flagun-web", "no candidate left behind");
+      log("pulumi up (app fixed again)");
+      await s.stack.up();
+      const after = await s.stack.preview();
+      assert.deepEqual(Object.entries(after.changeSummary ?? {}).filter(([k]) => k !== "same"), [], JSON.stringify(after.changeSummary));
+      return `up failed after ${upS.toFixed(0)} s: "${firstLine(msg, /deploy refused/)}", cause shown: "${firstLine(msg, /RuntimeError/)}"; during it ${bodies.length + failures.length} requests, ${failures.length} failed, all "Hello, World!"; unit file, MainPID, NRestarts unchanged; after restoring the app: up, preview no changes`;
+    });
+
+    // ---------------------------------------------------------------------------------------------
     await step("8 destroy after interrupted+resumed provisioning leaves nothing but an operator's file, which it reports", async () => {
       const uid = out.hosts.value.vm.uid;
       // An operator's note inside logPath (root's, as `sudo` makes it): not ours, so destroy keeps it and says so.

@@ -62,6 +62,13 @@ test("provision, update and uninstall a host end to end", { timeout: 90 * 60 * 1
     const asUser = asUserPrefix(user, uid);
     assert.equal((await sh(host, `${asUser} systemctl --user is-active flagun-web.service`)).trim(), "active");
     assert.match(await sh(host, `${asUser} systemctl --user show -p WantedBy -p SourcePath flagun-web.service`), /default\.target/);
+    // Socket activation: the user's systemd owns the public ports (enabled at boot); no port forwarder runs.
+    for (const [unit, port] of [["flagun-web-https.socket", ports.https], ["flagun-web-http.socket", ports.http]] as const) {
+      assert.equal((await sh(host, `${asUser} systemctl --user is-enabled ${unit}`)).trim(), "enabled");
+      assert.match(await sh(host, `${asUser} systemctl --user show -p Listen ${unit}`), new RegExp(`Listen=0\\.0\\.0\\.0:${port} \\(Stream\\)`));
+    }
+    assert.match(await sh(host, `sudo ss -Htlnp 'sport = :${ports.https}'`), /"systemd"/, "the https port is held by systemd");
+    assert.equal((await sh(host, "pgrep -c -f rootlessport || true")).trim(), "0", "no rootless port forwarder");
     for (const f of ["nginx/access.log", "gunicorn/access.log", "gunicorn/error.log"]) await sh(host, `sudo test -s /var/log/flagun-web/${f}`);
   });
 
@@ -72,7 +79,7 @@ test("provision, update and uninstall a host end to end", { timeout: 90 * 60 * 1
     assert.deepEqual(changes, [], JSON.stringify(up.summary.resourceChanges));
   });
 
-  await t.test("an app change previews as app sync + reload only, deploys without an image rebuild", async () => {
+  await t.test("an app change previews as a new release + switch, deploys without an image rebuild or a failed request", async () => {
     const uid = out.hosts.value.vm.uid;
     const imageId = async () => (await sh(host, `${asUserPrefix(user, uid)} podman image inspect --format '{{.Id}}' ${out.hosts.value.vm.imageRef}`)).trim();
     const before = await imageId();
@@ -87,13 +94,38 @@ test("provision, update and uninstall a host end to end", { timeout: 90 * 60 * 1
     });
     log(`preview after app edit: ${changed.join(", ")}`);
     assert.ok(changed.length > 0);
-    // The connection check runs first on every up that has work on the host (its trigger hashes the app too).
-    for (const c of changed) assert.match(c, /vm-(ssh-check|app-stage|app-copy-[a-z_-]+|app-install|reload|health)$/, `unexpected change: ${c}`);
-    const up = await s.stack.up();
+    // The connection check runs first on every up that has work on the host (its trigger hashes the app too);
+    // the new code is a new release directory, and the unit switches to it (candidate check, standby, restart).
+    for (const c of changed) assert.match(c, /vm-(ssh-check|app-stage|app-copy-[a-z_-]+|app-install|unit|health)$/, `unexpected change: ${c}`);
+    assert.ok(changed.some((c) => /^update .*vm-unit$/.test(c)), "the unit switches to the new release");
+    // Requests all through the deploy: each must be answered 200 (old or new body), none refused or failed.
+    const bodies: string[] = [];
+    const failures: string[] = [];
+    let loading = true;
+    const loop = (async () => {
+      while (loading) {
+        const t0 = Date.now();
+        try {
+          const r = await httpsGet(url, out.certificatePem.value);
+          if (r.status === 200) bodies.push(r.body);
+          else failures.push(`HTTP ${r.status}`);
+        } catch (e) {
+          failures.push(String(e));
+        }
+        await new Promise((r) => setTimeout(r, Math.max(0, 250 - (Date.now() - t0))));
+      }
+    })();
+    const up = await s.stack.up().finally(() => (loading = false));
+    await loop;
+    log(`requests during the app deploy: ${bodies.length + failures.length} sent, ${failures.length} failed; old body ${bodies.filter((b) => b === "Hello, World!").length}, new body ${bodies.filter((b) => b === "Hello, e2e!").length}`);
+    assert.deepEqual(failures, [], "no request failed during the switch");
+    assert.ok(bodies.includes("Hello, e2e!"), "the new version answered before the up ended");
     assert.ok((up.summary.resourceChanges?.replace ?? 0) + (up.summary.resourceChanges?.update ?? 0) > 0);
     const res = await httpsGet(url, out.certificatePem.value);
     assert.equal(res.body, "Hello, e2e!");
     assert.equal(await imageId(), before, "image was not rebuilt");
+    // The switch leaves exactly one container serving, and no candidate or standby behind.
+    assert.equal((await sh(host, `${asUserPrefix(user, uid)} podman ps -a --format '{{.Names}}'`)).trim(), "flagun-web");
   });
 
   await t.test("container: supervised, hardened, logs rotated (issue: The container)", async (t2) => {

@@ -20,6 +20,7 @@ test("release command, env secrets and outputs in the graph", async () => {
     ["release", "env-secret-API_TOKEN"],
     ["release", "app-secret"],
     ["release", "config-app-json"],
+    ["release", "config-install"],
     ["reload", "release"],
     ["unit", "release"],
     ["unit", "env-secret-API_TOKEN"],
