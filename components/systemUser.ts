@@ -28,7 +28,7 @@ export class SystemUser extends pulumi.ComponentResource {
           l.user,
           l.mark,
           [{ key: "homeDir", path: l.home }, { key: "installPath", path: site.installPath }, { key: "logPath", path: l.logDir }, { key: "dataPath", path: l.dataDir }],
-          [l.unitName, `${l.containerName}.container`, `${l.containerName}-logrotate.service`, `${l.containerName}-logrotate.timer`].map((u) => ({ key: "serviceName", path: u })),
+          [l.unitName, `${l.containerName}.container`, `${l.standbyName}.service`, `${l.standbyName}.container`, l.socketUnits.https, l.socketUnits.http, `${l.containerName}-logrotate.service`, `${l.containerName}-logrotate.timer`].map((u) => ({ key: "serviceName", path: u })),
         ),
       },
       { dependsOn: check },

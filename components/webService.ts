@@ -5,7 +5,7 @@ import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { deployUnit, removeUnit } from "../lib/commands/deploy";
 import { configInstall, healthGate, releaseCommand, reloadService } from "../lib/commands/service";
-import { containerRun, logrotateService, logrotateTimer, oneOffScript, quadletUnit, socketUnit } from "../lib/render";
+import { containerRun, unitFiles } from "../lib/render";
 import { q } from "../lib/shell";
 import { HostContext, hostCommand } from "./context";
 
@@ -61,16 +61,7 @@ export class WebService extends pulumi.ComponentResource {
         ]
       : [];
     const reload = hostCommand(ctx, this, "reload", { create: reloadService(priv, l), triggers: args.reloadTriggers }, { dependsOn: [...before, config, ...release] });
-    const unitInputs = (secretIds: Record<string, string>) => ({ imageRef: args.imageRef, appHash: args.appHash, secretIds, settingsHash: args.settingsHash });
-    const files = args.secretIds.apply((secretIds) => ({
-      quadlet: quadletUnit(site, l, unitInputs(secretIds)),
-      standby: quadletUnit(site, l, unitInputs(secretIds), "standby"),
-      httpsSocket: socketUnit(site, l, "https"),
-      httpSocket: socketUnit(site, l, "http"),
-      logrotateService: logrotateService(l),
-      logrotateTimer: logrotateTimer(l),
-      oneOff: oneOffScript(site, l, args.imageRef, args.appHash),
-    }));
+    const files = args.secretIds.apply((secretIds) => unitFiles(site, l, { imageRef: args.imageRef, appHash: args.appHash, secretIds, settingsHash: args.settingsHash }));
     // Its own log file (not the journal, which the system user may not read): its failure shows its output.
     const candidate = containerRun(site, l, args.imageRef, args.appHash, `-d --replace --name ${q(l.candidateName)} --log-driver k8s-file`);
     const unit = hostCommand(

@@ -2,6 +2,7 @@
 import { SiteConfig } from "./config";
 import { Layout } from "./layout";
 import { CONTAINER_UID } from "./commands/podman";
+import type { UnitFiles } from "./commands/deploy";
 import { q } from "./shell";
 
 /** Replace every {{KEY}}; a placeholder without a value is an error, not an empty string. */
@@ -225,4 +226,17 @@ export function logrotateTimer(l: Layout): string {
     "WantedBy=timers.target",
     "",
   ].join("\n");
+}
+
+/** Every unit file of a version of the site (lib/commands/deploy.ts installs them). */
+export function unitFiles(c: SiteConfig, l: Layout, u: UnitInputs): UnitFiles {
+  return {
+    quadlet: quadletUnit(c, l, u),
+    standby: quadletUnit(c, l, u, "standby"),
+    httpsSocket: socketUnit(c, l, "https"),
+    httpSocket: socketUnit(c, l, "http"),
+    logrotateService: logrotateService(l),
+    logrotateTimer: logrotateTimer(l),
+    oneOff: oneOffScript(c, l, u.imageRef, u.appHash),
+  };
 }

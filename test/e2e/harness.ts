@@ -95,6 +95,38 @@ export function httpGet(url: string): Promise<HttpResult> {
   });
 }
 
+/** What a steady request loop saw: the bodies of the 200 answers and every other outcome. */
+export interface LoadResult {
+  bodies: string[];
+  failures: string[];
+}
+
+/**
+ * Runs `fn` while one HTTPS GET of `url` (verified against `ca`) starts every 250 ms, one at a time, and
+ * returns what `fn` returned or threw, with what the requests saw: any non-200 or error is a failure.
+ */
+export async function underLoad<T>(url: string, ca: string, fn: () => Promise<T>): Promise<{ result: PromiseSettledResult<T>; load: LoadResult }> {
+  const load: LoadResult = { bodies: [], failures: [] };
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const t0 = Date.now();
+      try {
+        const r = await httpsGet(url, ca);
+        if (r.status === 200) load.bodies.push(r.body);
+        else load.failures.push(`HTTP ${r.status}`);
+      } catch (e) {
+        load.failures.push(String(e));
+      }
+      await new Promise((r) => setTimeout(r, Math.max(0, 250 - (Date.now() - t0))));
+    }
+  })();
+  const [result] = await Promise.allSettled([fn()]);
+  running = false;
+  await loop;
+  return { result, load };
+}
+
 /** Poll `fn` until it returns true; returns the seconds it took, or throws after `timeoutS`. */
 export async function waitFor(what: string, timeoutS: number, fn: () => Promise<boolean>): Promise<number> {
   const t0 = Date.now();

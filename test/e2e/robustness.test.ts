@@ -15,7 +15,7 @@ import * as path from "node:path";
 import { execFileSync, spawn } from "node:child_process";
 import { freePort, startHost, TestHost } from "../host/vm";
 import { ConfigMap } from "@pulumi/pulumi/automation";
-import { REPO, SiteStack, asUserPrefix, assertUninstalled, cliEnv, httpsGet, pulumiCli, readTree, sh, siteStack, waitFor } from "./harness";
+import { REPO, SiteStack, asUserPrefix, assertUninstalled, cliEnv, httpsGet, pulumiCli, readTree, sh, siteStack, underLoad, waitFor } from "./harness";
 
 const log = (m: string) => console.log(`# ${new Date().toISOString().slice(11, 19)} ${m}`);
 const firstLine = (s: string, re: RegExp) => (s.split("\n").find((l) => re.test(l)) ?? "").trim().slice(0, 140);
@@ -538,32 +538,13 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       const u = asUserPrefix(user, out.hosts.value.vm.uid);
       const unitBefore = await sh(host, `${u} sh -c 'cat ~/.config/containers/systemd/flagun-web.container; systemctl --user show -p MainPID -p NRestarts flagun-web.service'`);
       fs.writeFileSync(main, `raise RuntimeError("broken on purpose by the robustness test")\n${good}`);
-      const bodies: string[] = [];
-      const failures: string[] = [];
-      let loading = true;
-      const loop = (async () => {
-        while (loading) {
-          const t0 = Date.now();
-          try {
-            const r = await httpsGet(url, out.certificatePem.value);
-            if (r.status === 200) bodies.push(r.body);
-            else failures.push(`HTTP ${r.status}`);
-          } catch (e) {
-            failures.push(String(e));
-          }
-          await new Promise((r) => setTimeout(r, Math.max(0, 250 - (Date.now() - t0))));
-        }
-      })();
       log("pulumi up (broken app) under load");
       const t0 = Date.now();
-      let msg = "";
-      try {
-        await assert.rejects(s.stack.up({ onOutput: (o) => (printed += o) }), (e: Error) => ((msg = e.message), /deploy refused: the new version did not pass its health check/.test(e.message)));
-      } finally {
-        loading = false;
-        await loop;
-        fs.writeFileSync(main, good);
-      }
+      const { result, load } = await underLoad(url, out.certificatePem.value, () => s.stack.up({ onOutput: (o) => (printed += o) })).finally(() => fs.writeFileSync(main, good));
+      const { bodies, failures } = load;
+      assert.equal(result.status, "rejected", "the broken deploy must fail");
+      const msg = String((result as PromiseRejectedResult).reason?.message ?? result);
+      assert.match(msg, /deploy refused: the new version did not pass its health check/);
       const upS = (Date.now() - t0) / 1000;
       assert.match(msg, /RuntimeError: broken on purpose by the robustness test/, "the error names the cause (the app's traceback)");
       const res = await httpsGet(url, out.certificatePem.value);

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { execFile } from "node:child_process";
 import { freePort, startHost, TestHost } from "../host/vm";
-import { SiteStack, asUserPrefix, assertUninstalled, httpGet, httpsGet, sh, siteStack, waitFor } from "./harness";
+import { SiteStack, asUserPrefix, assertUninstalled, httpGet, httpsGet, sh, siteStack, underLoad, waitFor } from "./harness";
 
 const log = (m: string) => console.log(`# ${new Date().toISOString().slice(11, 19)} ${m}`);
 
@@ -99,24 +99,10 @@ test("provision, update and uninstall a host end to end", { timeout: 90 * 60 * 1
     for (const c of changed) assert.match(c, /vm-(ssh-check|app-stage|app-copy-[a-z_-]+|app-install|unit|health)$/, `unexpected change: ${c}`);
     assert.ok(changed.some((c) => /^update .*vm-unit$/.test(c)), "the unit switches to the new release");
     // Requests all through the deploy: each must be answered 200 (old or new body), none refused or failed.
-    const bodies: string[] = [];
-    const failures: string[] = [];
-    let loading = true;
-    const loop = (async () => {
-      while (loading) {
-        const t0 = Date.now();
-        try {
-          const r = await httpsGet(url, out.certificatePem.value);
-          if (r.status === 200) bodies.push(r.body);
-          else failures.push(`HTTP ${r.status}`);
-        } catch (e) {
-          failures.push(String(e));
-        }
-        await new Promise((r) => setTimeout(r, Math.max(0, 250 - (Date.now() - t0))));
-      }
-    })();
-    const up = await s.stack.up().finally(() => (loading = false));
-    await loop;
+    const { result, load } = await underLoad(url, out.certificatePem.value, () => s.stack.up());
+    if (result.status === "rejected") throw result.reason;
+    const up = result.value;
+    const { bodies, failures } = load;
     log(`requests during the app deploy: ${bodies.length + failures.length} sent, ${failures.length} failed; old body ${bodies.filter((b) => b === "Hello, World!").length}, new body ${bodies.filter((b) => b === "Hello, e2e!").length}`);
     assert.deepEqual(failures, [], "no request failed during the switch");
     assert.ok(bodies.includes("Hello, e2e!"), "the new version answered before the up ended");

@@ -13,7 +13,7 @@ import * as service from "../../lib/commands/service";
 import * as deploy from "../../lib/commands/deploy";
 import { parseConfig } from "../../lib/config";
 import { layoutOf } from "../../lib/layout";
-import { containerRun, logrotateService, logrotateTimer, oneOffScript, quadletUnit, socketUnit } from "../../lib/render";
+import { containerRun, quadletUnit, socketUnit, unitFiles } from "../../lib/render";
 
 const p = { adminUser: "deploy" };
 const site = parseConfig(
@@ -63,15 +63,7 @@ test("exact: the ownership preflight's checks, in one root script", () => {
 test("every builder output parses as sh (sh -n), also with a root admin", () => {
   for (const priv of [p, { adminUser: "root" }]) {
     const inputs = { imageRef: "localhost/x:1", appHash: "0123456789abcdef", secretIds: { s: "abc" }, settingsHash: "h" };
-    const units = {
-      quadlet: quadletUnit(site, l, inputs),
-      standby: quadletUnit(site, l, inputs, "standby"),
-      httpsSocket: socketUnit(site, l, "https"),
-      httpSocket: socketUnit(site, l, "http"),
-      logrotateService: logrotateService(l),
-      logrotateTimer: logrotateTimer(l),
-      oneOff: oneOffScript(site, l, "localhost/x:1", "0123456789abcdef"),
-    };
+    const units = unitFiles(site, l, inputs);
     const run = containerRun(site, l, "localhost/x:1", "0123456789abcdef");
     const all = [
       host.preflight(priv, l.stageDir),

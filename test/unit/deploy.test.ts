@@ -7,10 +7,10 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { deployScript, pruneReleases, RELEASES_KEPT, UnitFiles } from "../../lib/commands/deploy";
+import { deployScript, pruneReleases, RELEASES_KEPT } from "../../lib/commands/deploy";
 import { parseConfig } from "../../lib/config";
 import { layoutOf } from "../../lib/layout";
-import { containerRun, logrotateService, logrotateTimer, oneOffScript, quadletUnit, socketUnit } from "../../lib/render";
+import { containerRun, unitFiles } from "../../lib/render";
 
 interface World {
   /** Which units `systemctl is-active` reports active. */
@@ -30,15 +30,7 @@ function setup(w: World) {
   );
   const l = layoutOf(site);
   const inputs = { imageRef: "localhost/flagun-web:new", appHash: "0123456789abcdef", secretIds: {}, settingsHash: "h" };
-  const f: UnitFiles = {
-    quadlet: quadletUnit(site, l, inputs),
-    standby: quadletUnit(site, l, inputs, "standby"),
-    httpsSocket: socketUnit(site, l, "https"),
-    httpSocket: socketUnit(site, l, "http"),
-    logrotateService: logrotateService(l),
-    logrotateTimer: logrotateTimer(l),
-    oneOff: oneOffScript(site, l, inputs.imageRef, inputs.appHash),
-  };
+  const f = unitFiles(site, l, inputs);
   fs.mkdirSync(`${dir}/bin`);
   fs.mkdirSync(l.releasesDir, { recursive: true });
   fs.mkdirSync(l.userUnitDir, { recursive: true });
