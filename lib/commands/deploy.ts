@@ -8,7 +8,9 @@
 //   3. ... the main unit restarts on the new version while the standby serves, is checked, and the standby
 //      stops gracefully (nginx QUIT: requests in flight finish).
 // On a first install, after an upgrade from published ports, or when the ports change, the sockets are
-// (re)created first: the main unit starts directly after the candidate check (there is nothing to keep).
+// (re)created first and the main unit starts on them directly after the candidate check. When the unit does
+// not run at all (first install, stopped, failing), there is no version to protect: no candidate, the
+// unit starts on the new version and the health gate reports.
 import { Layout } from "../layout";
 import { Privilege, asUser, q, script, writeFile } from "../shell";
 
@@ -95,47 +97,57 @@ export function deployScript(l: Layout, f: UnitFiles, candidateRun: string): str
   const unit = q(l.unitName);
   const sockets = `${q(l.socketUnits.https)} ${q(l.socketUnits.http)}`;
   const standbyUnit = q(`${l.standbyName}.service`);
-  const standbyContainer = q(l.standbyName);
+  const active = (u: string) => `systemctl --user is-active --quiet ${q(u)}`;
   const generated = `systemctl --user cat ${unit} >/dev/null 2>&1 || { echo "Quadlet generated no ${l.unitName}:" >&2; /usr/libexec/podman/quadlet -dryrun -user >&2 || true; exit 1; }`;
+  // The unit on the new version, checked; `stopStandby` ends a standby that served meanwhile (if any).
+  const restartUnit = [
+    writeFile(paths.quadlet, f.quadlet, "0644"),
+    "systemctl --user daemon-reload",
+    generated,
+    `systemctl --user restart ${unit}`,
+    `healthy ${q(l.containerName)} || { echo "deploy stopped: ${l.unitName} did not become healthy on the new version$standby_note" >&2; exit 1; }`,
+    `if ${active(`${l.standbyName}.service`)}; then systemctl --user stop ${standbyUnit}; fi`,
+    `rm -f ${q(paths.standby)}`,
+  ];
   return script(
     ...switchFns(l),
     `mkdir -p ${q(l.quadletDir)} ${q(l.userUnitDir)}`,
-    ...candidateCheck(l, candidateRun),
+    `if ${active(l.unitName)}; then`,
+    ...candidateCheck(l, candidateRun).map((x) => `  ${x}`),
+    "else",
+    `  echo "candidate: skipped (${l.unitName} is not running: no version to protect)"`,
+    "fi",
     // Nothing below runs before the new version proved itself. These files serve no traffic: written first,
-    // they are loaded by the daemon-reload of either branch.
+    // they are loaded by the next daemon-reload.
     writeFile(paths.rotateService, f.logrotateService, "0644"),
     writeFile(paths.rotateTimer, f.logrotateTimer, "0644"),
     writeFile(l.oneOffScript, f.oneOff, "0750"),
     // is-active with several units succeeds when any one is active: each is asked alone.
-    `if systemctl --user is-active --quiet ${q(l.socketUnits.https)} && systemctl --user is-active --quiet ${q(l.socketUnits.http)} && systemctl --user is-active --quiet ${unit} && same ${q(paths.httpsSocket)} ${q(f.httpsSocket)} && same ${q(paths.httpSocket)} ${q(f.httpSocket)}; then`,
+    `if ${active(l.socketUnits.https)} && ${active(l.socketUnits.http)} && same ${q(paths.httpsSocket)} ${q(f.httpsSocket)} && same ${q(paths.httpSocket)} ${q(f.httpSocket)}; then`,
+    "  sockets_ok=1",
+    "else",
+    // First install, a unit that published its ports itself, or new ports: the unit must let go of the
+    // old ports before the socket units can bind the new ones (the only switch with a gap).
+    `  echo "switch: (re)creating the socket units; ${l.unitName} starts on them"`,
+    `  systemctl --user stop ${standbyUnit} ${unit} 2>/dev/null || true`,
+    `  ${writeFile(paths.httpsSocket, f.httpsSocket, "0644")}`,
+    `  ${writeFile(paths.httpSocket, f.httpSocket, "0644")}`,
+    "  systemctl --user daemon-reload",
+    `  systemctl --user stop ${sockets} 2>/dev/null || true`,
+    `  systemctl --user enable --now ${sockets} 2>&1`,
+    "  sockets_ok=0",
+    "fi",
+    `standby_note=""`,
+    `if [ "$sockets_ok" = 1 ] && ${active(l.unitName)}; then`,
+    // Serving on our sockets: the standby of the new version takes them too before the unit restarts.
     `  ${writeFile(paths.standby, f.standby, "0644")}`,
     "  systemctl --user daemon-reload",
     `  systemctl --user start ${standbyUnit}`,
-    `  healthy ${standbyContainer} || { systemctl --user stop ${standbyUnit} || true; echo "deploy stopped: the standby did not become healthy; the running version keeps serving" >&2; exit 1; }`,
-    `  ${writeFile(paths.quadlet, f.quadlet, "0644")}`,
-    "  systemctl --user daemon-reload",
-    `  ${generated}`,
+    `  healthy ${q(l.standbyName)} || { systemctl --user stop ${standbyUnit} || true; echo "deploy stopped: the standby did not become healthy; the running version keeps serving" >&2; exit 1; }`,
     `  echo "switch: ${l.standbyName} serves while ${l.unitName} restarts on the new version"`,
-    `  systemctl --user restart ${unit}`,
-    `  healthy ${q(l.containerName)} || { echo "deploy stopped: ${l.unitName} did not become healthy on the new version; ${l.standbyName} keeps serving it" >&2; exit 1; }`,
-    `  systemctl --user stop ${standbyUnit}`,
-    `  rm -f ${q(paths.standby)}`,
-    "else",
-    // Nothing serves on our sockets yet (first install, a unit that published ports, new ports): the old
-    // unit (if any) must let go of the ports before the socket units can bind them.
-    `  echo "switch: (re)creating the socket units; ${l.unitName} starts on them"`,
-    `  systemctl --user stop ${unit} 2>/dev/null || true`,
-    `  ${writeFile(paths.httpsSocket, f.httpsSocket, "0644")}`,
-    `  ${writeFile(paths.httpSocket, f.httpSocket, "0644")}`,
-    `  ${writeFile(paths.quadlet, f.quadlet, "0644")}`,
-    `  rm -f ${q(paths.standby)}`,
-    "  systemctl --user daemon-reload",
-    `  ${generated}`,
-    `  systemctl --user stop ${sockets} 2>/dev/null || true`,
-    `  systemctl --user enable --now ${sockets} 2>&1`,
-    `  systemctl --user restart ${unit}`,
-    `  healthy ${q(l.containerName)} || { echo "deploy failed: ${l.unitName} did not become healthy" >&2; exit 1; }`,
+    `  standby_note="; ${l.standbyName} keeps serving it"`,
     "fi",
+    ...restartUnit,
     `systemctl --user enable --now ${q(`${l.containerName}-logrotate.timer`)} 2>&1`,
     pruneReleases(l),
     `echo "${l.unitName} serves the new version"`,

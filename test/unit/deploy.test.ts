@@ -40,7 +40,21 @@ function setup(w: World) {
   }
   const calls = `${dir}/calls`;
   const stub = (name: string, body: string) => fs.writeFileSync(`${dir}/bin/${name}`, `#!/bin/sh\necho "${name} $*" >> ${calls}\n${body}\n`, { mode: 0o755 });
-  stub("systemctl", `case "$*" in *is-active*) for u in ${w.active.join(" ")}; do [ "$4" = "$u" ] && exit 0; done; exit 3;; esac; exit 0`);
+  // Stateful: start/restart/enable --now make units active, stop makes them inactive.
+  const activeFile = `${dir}/active`;
+  fs.writeFileSync(activeFile, w.active.map((u) => `${u}\n`).join(""));
+  stub(
+    "systemctl",
+    [
+      'shift; verb=$1; shift; [ "$1" = --quiet ] || [ "$1" = --now ] && shift',
+      `case "$verb" in`,
+      `  is-active) grep -qx "$1" ${activeFile}; exit;;`,
+      `  start|restart|enable) for u in "$@"; do grep -qx "$u" ${activeFile} || echo "$u" >> ${activeFile}; done;;`,
+      `  stop) for u in "$@"; do grep -vx "$u" ${activeFile} > ${activeFile}.t || true; mv ${activeFile}.t ${activeFile}; done;;`,
+      "esac",
+      "exit 0",
+    ].join("\n"),
+  );
   stub("podman", `case "$1" in exec) for c in ${w.unhealthy.join(" ")}; do [ "$2" = "$c" ] && exit 1; done; exit 0;; inspect) echo "exited (exit code 1)";; esac; exit 0`);
   stub("sleep", "exit 0");
   const run = () => {
@@ -88,7 +102,7 @@ test("a candidate that fails its check: up fails with its logs; no unit file wri
     assert.match(r.out, /deploy refused: the new version did not pass its health check; the running version keeps serving, untouched/);
     assert.ok(r.log.some((x) => /^podman logs --tail 30 flagun-web-candidate/.test(x)), "its logs are shown");
     assert.ok(r.log.some((x) => /^podman rm -f --ignore flagun-web-candidate/.test(x)), "the candidate is removed");
-    assert.deepEqual(r.log.filter((x) => x.startsWith("systemctl")), [], "no systemctl call at all");
+    assert.deepEqual(r.log.filter((x) => x.startsWith("systemctl")), ["systemctl --user is-active --quiet flagun-web.service"], "no systemctl call but the question whether it runs");
     assert.ok(!r.exists(`${w.l.quadletDir}/flagun-web.container`) && !r.exists(`${w.l.quadletDir}/flagun-web-standby.container`));
     assert.ok(!r.exists(w.l.oneOffScript));
   } finally {
@@ -110,13 +124,14 @@ test("a standby that fails its check: it is stopped, the running unit is never r
   }
 });
 
-test("first install (no sockets yet): candidate, then the socket units are created and the unit starts on them", () => {
-  const w = setup({ active: [], unhealthy: [], socketsOnDisk: false });
+test("first install (nothing runs): no candidate, the socket units are created and the unit starts on them", () => {
+  const w = setup({ active: [], unhealthy: ["flagun-web-candidate"], socketsOnDisk: false });
   try {
     const r = w.run();
     assert.equal(r.code, 0, r.out);
     const c = r.log;
-    assert.ok(at(c, /^podman exec flagun-web-candidate/) < at(c, /^systemctl --user enable --now flagun-web-https\.socket flagun-web-http\.socket/));
+    assert.match(r.out, /candidate: skipped \(flagun-web\.service is not running: no version to protect\)/);
+    assert.ok(!c.some((x) => /candidate/.test(x)), "no candidate when nothing serves");
     assert.ok(at(c, /enable --now flagun-web-https\.socket/) < at(c, /^systemctl --user restart flagun-web\.service/));
     assert.ok(!c.some((x) => /standby/.test(x) && /start|exec/.test(x)), "no standby when nothing serves");
     for (const s of ["flagun-web-https.socket", "flagun-web-http.socket"]) assert.ok(r.exists(`${w.l.userUnitDir}/${s}`));
@@ -125,14 +140,16 @@ test("first install (no sockets yet): candidate, then the socket units are creat
   }
 });
 
-test("new ports (socket files differ): the unit lets go of the old ports before the sockets are recreated", () => {
+test("new ports (socket files differ): after the candidate, the unit lets go of the old ports before the sockets are recreated", () => {
   const w = setup({ active: ["flagun-web-https.socket", "flagun-web-http.socket", "flagun-web.service"], unhealthy: [], socketsOnDisk: false });
   try {
     fs.writeFileSync(`${w.l.userUnitDir}/flagun-web-https.socket`, "old port");
     const r = w.run();
     assert.equal(r.code, 0, r.out);
     const c = r.log;
-    assert.ok(at(c, /^systemctl --user stop flagun-web\.service/) < at(c, /^systemctl --user stop flagun-web-https\.socket flagun-web-http\.socket/));
+    assert.ok(at(c, /^podman exec flagun-web-candidate/) < at(c, /^systemctl --user stop flagun-web-standby\.service flagun-web\.service/));
+    assert.ok(at(c, /^systemctl --user stop flagun-web-standby\.service flagun-web\.service/) < at(c, /^systemctl --user stop flagun-web-https\.socket flagun-web-http\.socket/));
+    assert.ok(!c.some((x) => /start flagun-web-standby/.test(x)), "no standby: its sockets are gone");
     assert.ok(at(c, /^systemctl --user stop flagun-web-https\.socket/) < at(c, /^systemctl --user enable --now flagun-web-https\.socket/));
   } finally {
     w.cleanup();
