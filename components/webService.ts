@@ -5,7 +5,7 @@ import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { deployUnit, removeUnit } from "../lib/commands/deploy";
 import { configInstall, healthGate, releaseCommand, reloadService } from "../lib/commands/service";
-import { containerRun, unitFiles } from "../lib/render";
+import { configCheckRun, containerRun, unitFiles } from "../lib/render";
 import { q } from "../lib/shell";
 import { HostContext, hostCommand } from "./context";
 
@@ -39,13 +39,17 @@ export class WebService extends pulumi.ComponentResource {
     const { site, layout: l, priv } = ctx;
     this.unitName = l.unitName;
     const before = [args.image, ...args.files, ...(args.switchAfter ?? [])];
-    // Throw-away containers of the version about to serve: the release command's (with the app's network)
-    // and the config check's (no network: it reads files only, and skips starting a port forwarder).
+    // A throw-away container of the version about to serve, for the release command.
     const oneOff = containerRun(site, l, args.imageRef, args.appHash);
-    const check = containerRun(site, l, args.imageRef, args.appHash, "--rm --network none");
 
     // New nginx/gunicorn files are installed only if they parse: the running service never reloads a broken one.
-    const config = hostCommand(ctx, this, "config-install", { create: configInstall(priv, l, check), triggers: [args.configHash] }, { dependsOn: before });
+    const config = hostCommand(
+      ctx,
+      this,
+      "config-install",
+      { create: configInstall(priv, l, configCheckRun(l, args.imageRef)), triggers: [args.configHash] },
+      { dependsOn: before },
+    );
 
     // Before the new version serves: a failure stops `up` with the old one running.
     const argv = site.releaseCommand;

@@ -60,17 +60,19 @@ export interface UnitInputs {
  * What every container of the site gets, the service's and the one-off ones alike: mounts (the code
  * read-only, the instance folder read-write over it), secrets as files, and the hardening.
  */
+const configVolume = (l: Layout) => `${l.configDir}:${CONFIG_MOUNT}:ro,Z`;
+const logVolume = (l: Layout) => `${l.logDir}:/var/log/flagun:Z`;
+const USERNS = `keep-id:uid=${CONTAINER_UID},gid=${CONTAINER_UID}`;
+const USER = `${CONTAINER_UID}:${CONTAINER_UID}`;
+/** The user mapping and hardening of every `podman run` of the site (the unit says the same in Quadlet keys). */
+const RUN_HARDENING = `--userns ${q(USERNS)} --user ${q(USER)} --read-only --security-opt no-new-privileges --cap-drop all`;
+
 export function containerSpec(c: SiteConfig, l: Layout, appHash: string) {
   const owner = `uid=${CONTAINER_UID},gid=${CONTAINER_UID},mode=0400`;
   return {
-    userns: `keep-id:uid=${CONTAINER_UID},gid=${CONTAINER_UID}`,
-    user: `${CONTAINER_UID}:${CONTAINER_UID}`,
-    volumes: [
-      `${l.releaseDir(appHash)}:${APP_MOUNT}:ro,Z`,
-      `${l.instanceDir}:${INSTANCE_MOUNT}:Z`,
-      `${l.configDir}:${CONFIG_MOUNT}:ro,Z`,
-      `${l.logDir}:/var/log/flagun:Z`,
-    ],
+    userns: USERNS,
+    user: USER,
+    volumes: [`${l.releaseDir(appHash)}:${APP_MOUNT}:ro,Z`, `${l.instanceDir}:${INSTANCE_MOUNT}:Z`, configVolume(l), logVolume(l)],
     secrets: [
       `${l.secretName},type=mount,target=/run/secrets/app_secret_key,${owner}`,
       ...c.appSecretNames.map((n) => `${l.envSecretName(n)},type=mount,target=${ENV_SECRETS_DIR}/${n},${owner}`),
@@ -173,12 +175,21 @@ export function containerRun(c: SiteConfig, l: Layout, imageRef: string, appHash
   const spec = containerSpec(c, l, appHash);
   return [
     `podman run ${options} --no-healthcheck`,
-    `--userns ${q(spec.userns)} --user ${q(spec.user)} --read-only --security-opt no-new-privileges --cap-drop all`,
+    RUN_HARDENING,
     ...spec.volumes.map((v) => `-v ${q(v)}`),
     ...spec.secrets.map((s) => `--secret ${q(s)}`),
     ...spec.env.map((e) => `-e ${q(e)}`),
     q(imageRef),
   ].join(" ");
+}
+
+/**
+ * `podman run` of a throw-away container that sees only the configuration (and the log directory nginx -t
+ * opens), with the service's user mapping and hardening and no network: the config check needs neither the
+ * app nor its secrets, so an app deploy does not change it.
+ */
+export function configCheckRun(l: Layout, imageRef: string): string {
+  return ["podman run --rm --no-healthcheck --network none", RUN_HARDENING, `-v ${q(configVolume(l))}`, `-v ${q(logVolume(l))}`, q(imageRef)].join(" ");
 }
 
 /** The operators' one-off command on the host: the arguments are the command, run without a shell. */

@@ -13,7 +13,7 @@ import * as service from "../../lib/commands/service";
 import * as deploy from "../../lib/commands/deploy";
 import { parseConfig } from "../../lib/config";
 import { layoutOf } from "../../lib/layout";
-import { containerRun, quadletUnit, socketUnit, unitFiles } from "../../lib/render";
+import { configCheckRun, containerRun, quadletUnit, socketUnit, unitFiles } from "../../lib/render";
 
 const p = { adminUser: "deploy" };
 const site = parseConfig(
@@ -88,7 +88,7 @@ test("every builder output parses as sh (sh -n), also with a root admin", () => 
       podman.removeImage(priv, l.user, "localhost/x:1"),
       deploy.deployUnit(priv, l, units, containerRun(site, l, "localhost/x:1", "0123456789abcdef", `-d --replace --name ${l.candidateName}`)),
       deploy.removeUnit(priv, l),
-      service.configInstall(priv, l, run),
+      service.configInstall(priv, l, configCheckRun(l, "localhost/x:1")),
       service.reloadService(priv, l),
       service.healthGate(priv, l, 8443, "/login"),
       service.releaseCommand(priv, l, run, ["flask", "init-db"]),
@@ -193,4 +193,21 @@ test("image build: serialised by a lock taken before the context is touched; an 
   assert.ok(at("find /opt/flagun/.cache/flagun-build -exec touch -h -d @0 {} +") < at("podman build --quiet"), "fixed mtimes for the layer cache");
   // Both user commands close the lock fd, so no long-lived podman process can keep the lock.
   assert.equal(cmd.match(/ 9>&-/g)?.length, 2);
+});
+
+test("config install: checked in a container that sees only config and logs, then moved into place; nothing new, nothing run", () => {
+  const check = configCheckRun(l, "localhost/flagun-web:abc");
+  assert.equal(
+    check,
+    "podman run --rm --no-healthcheck --network none --userns keep-id:uid=1000,gid=1000 --user 1000:1000 --read-only --security-opt no-new-privileges --cap-drop all " +
+      "-v /opt/flagun/site/config:/etc/flagun:ro,Z -v /var/log/flagun-web:/var/log/flagun:Z localhost/flagun-web:abc",
+  );
+  const cmd = service.configInstall(p, l, check);
+  const at = (x: string) => {
+    const i = cmd.indexOf(x);
+    assert.ok(i >= 0, `missing: ${x}`);
+    return i;
+  };
+  assert.ok(at("if [ -z \"$(ls -A /opt/flagun/site/config/.next)\" ]; then echo \"configuration: nothing new\"; exit 0; fi") < at("flagun-check-config /etc/flagun/.next"));
+  assert.ok(at("flagun-check-config /etc/flagun/.next 2>&1 || {") < at("mv -f"), "checked before it is installed");
 });
