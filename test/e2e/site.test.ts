@@ -68,7 +68,7 @@ test("provision, update and uninstall a host end to end", { timeout: 90 * 60 * 1
       assert.match(await sh(host, `${asUser} systemctl --user show -p Listen ${unit}`), new RegExp(`Listen=0\\.0\\.0\\.0:${port} \\(Stream\\)`));
     }
     assert.match(await sh(host, `sudo ss -Htlnp 'sport = :${ports.https}'`), /"systemd"/, "the https port is held by systemd");
-    assert.equal((await sh(host, "pgrep -c -f rootlessport || true")).trim(), "0", "no rootless port forwarder");
+    assert.equal((await sh(host, "pgrep -c -x rootlessport || true")).trim(), "0", "no rootless port forwarder");
     for (const f of ["nginx/access.log", "gunicorn/access.log", "gunicorn/error.log"]) await sh(host, `sudo test -s /var/log/flagun-web/${f}`);
   });
 
