@@ -51,11 +51,12 @@ export function unitPaths(l: Layout) {
 export function switchFns(l: Layout): string[] {
   return [
     "healthy() {",
-    "  i=0",
+    "  t0=$(date +%s)",
     "  while :; do",
+    "    i=$(( $(date +%s) - t0 ))",
     '    if podman exec "$1" flagun-health >/dev/null 2>&1; then echo "$1 healthy after ${i} s"; return 0; fi',
     '    state=$(podman inspect --format "{{.State.Status}} (exit code {{.State.ExitCode}})" "$1" 2>/dev/null || echo "gone")',
-    `    case "$state" in running*) [ $i -lt ${HEALTHY_WITHIN_S} ] && { sleep 1; i=$((i+1)); continue; };; esac`,
+    `    case "$state" in running*) [ $i -lt ${HEALTHY_WITHIN_S} ] && { sleep 1; continue; };; esac`,
     '    echo "$1 did not become healthy: state $state after ${i} s. Its last log lines:" >&2',
     '    podman logs --tail 30 "$1" >&2 2>&1 || true',
     `    echo "--- ${l.logDir}/gunicorn/error.log (last lines):" >&2`,
