@@ -133,7 +133,10 @@ export function deployScript(l: Layout, f: UnitFiles, candidateRun: string): str
     `  systemctl --user stop ${standbyUnit} ${unit} 2>/dev/null || true`,
     `  ${writeFile(paths.httpsSocket, f.httpsSocket, "0644")}`,
     `  ${writeFile(paths.httpSocket, f.httpSocket, "0644")}`,
+    // A socket unit refuses to start while the service it activates is not loaded: the unit file first.
+    `  ${writeFile(paths.quadlet, f.quadlet, "0644")}`,
     "  systemctl --user daemon-reload",
+    `  ${generated}`,
     `  systemctl --user stop ${sockets} 2>/dev/null || true`,
     `  systemctl --user enable --now ${sockets} 2>&1`,
     "  sockets_ok=0",

@@ -49,7 +49,8 @@ function setup(w: World) {
       'shift; verb=$1; shift; [ "$1" = --quiet ] || [ "$1" = --now ] && shift',
       `case "$verb" in`,
       `  is-active) grep -qx "$1" ${activeFile}; exit;;`,
-      `  start|restart|enable) for u in "$@"; do grep -qx "$u" ${activeFile} || echo "$u" >> ${activeFile}; done;;`,
+      // Like systemd: a socket unit does not start while the service it activates (Quadlet's) is not there.
+      `  start|restart|enable) for u in "$@"; do case "$u" in *.socket) [ -f ${l.quadletDir}/flagun-web.container ] || { echo "Job for $u failed" >&2; exit 1; };; esac; grep -qx "$u" ${activeFile} || echo "$u" >> ${activeFile}; done;;`,
       `  stop) for u in "$@"; do grep -vx "$u" ${activeFile} > ${activeFile}.t || true; mv ${activeFile}.t ${activeFile}; done;;`,
       "esac",
       "exit 0",
