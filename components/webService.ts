@@ -19,11 +19,14 @@ export interface WebServiceArgs {
   /** Files the running service reads; the reload waits for them. */
   files: pulumi.Resource[];
   image: pulumi.Resource;
+  /** Resources of the previous host (serial rollout): every command that changes what serves waits for them. */
+  switchAfter?: pulumi.Resource[];
 }
 
 export class WebService extends pulumi.ComponentResource {
   readonly unitName: string;
   readonly health: pulumi.Output<string>;
+  readonly gate: pulumi.Resource;
 
   constructor(name: string, ctx: HostContext, args: WebServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("flagun:site:WebService", name, {}, opts);
@@ -31,6 +34,7 @@ export class WebService extends pulumi.ComponentResource {
     this.unitName = l.unitName;
 
     // Before the new version serves (reload or restart): a failure stops `up` with the old one running.
+    const switchAfter = args.switchAfter ?? [];
     const argv = site.releaseCommand;
     const release = argv.length
       ? [
@@ -39,11 +43,11 @@ export class WebService extends pulumi.ComponentResource {
             this,
             "release",
             { create: releaseCommand(priv, l, oneOffRun(site, l, args.imageRef), argv), triggers: [args.appHash, args.imageRef, argv.join(" ")] },
-            { dependsOn: [args.image, ...args.files], customTimeouts: { create: "30m" } },
+            { dependsOn: [args.image, ...args.files, ...switchAfter], customTimeouts: { create: "30m" } },
           ),
         ]
       : [];
-    const reload = hostCommand(ctx, this, "reload", { create: reloadService(priv, l), triggers: args.reloadTriggers }, { dependsOn: [...args.files, ...release] });
+    const reload = hostCommand(ctx, this, "reload", { create: reloadService(priv, l), triggers: args.reloadTriggers }, { dependsOn: [...args.files, ...release, ...switchAfter] });
     const files = args.secretIds.apply((secretIds) => ({
       quadlet: quadletUnit(site, l, { imageRef: args.imageRef, secretIds, settingsHash: args.settingsHash }),
       logrotateService: logrotateService(l),
@@ -55,7 +59,7 @@ export class WebService extends pulumi.ComponentResource {
       this,
       "unit",
       { create: files.apply((f) => installUnit(priv, l, f)), delete: removeUnit(priv, l) },
-      { dependsOn: [reload, args.image, ...args.files] },
+      { dependsOn: [reload, args.image, ...args.files, ...switchAfter] },
     );
     const unitHash = files.apply((f) => crypto.createHash("sha256").update(JSON.stringify(f)).digest("hex"));
     const gate = hostCommand(
@@ -65,6 +69,7 @@ export class WebService extends pulumi.ComponentResource {
       { create: healthGate(priv, l, site.httpsPort, site.healthPath), triggers: [unitHash, ...args.reloadTriggers] },
       { dependsOn: [unit, reload] },
     );
+    this.gate = gate;
     this.health = gate.stdout.apply((s) => s.trim());
     this.registerOutputs({ unitName: this.unitName, health: this.health });
   }
