@@ -71,7 +71,7 @@ export class Site extends pulumi.ComponentResource {
     const subIds = new SubIdRange(`${name}-subids`, ctx, [user.ready], child);
     const linger = new Linger(`${name}-linger`, ctx, [subIds.ready], child);
     const names = certificateNames(host, site);
-    const files = new SiteFiles(`${name}-files`, ctx, { repoDir: args.repoDir, appHash: app, serverNames: names.filter((n) => !/^[0-9.:]+$/.test(n)), after: [linger.ready] }, child);
+    const files = new SiteFiles(`${name}-files`, ctx, { repoDir: args.repoDir, appHash: app, serverNames: names.filter((n) => !/^[0-9.:]+$/.test(n)), after: [linger.ready], switchAfter: args.switchAfter }, child);
     const cert = new Certificate(`${name}-cert`, ctx, { names, provided: args.providedTls, after: [files.dirs] }, child);
     const secret = new AppSecret(`${name}-secret`, ctx, { podmanName: ctx.layout.secretName, resourceName: "app-secret", value: args.appSecret, after: [linger.ready] }, child);
     const envSecrets = site.appSecretNames.map(

@@ -11,6 +11,17 @@ import { upload } from "./upload";
 
 export const CONFIG_TEMPLATES = ["nginx.conf", "gunicorn.conf.py", "logrotate.conf"];
 
+export interface SiteFilesArgs {
+  repoDir: string;
+  /** lib/hash appHash of site.appDir. */
+  appHash: string;
+  serverNames: string[];
+  after: pulumi.Resource[];
+  /** The previous host's health gate (serial rollout): code and config are installed in place, where a
+   * respawned worker or a restarted container would load them, so they wait like the reload does. */
+  switchAfter?: pulumi.Resource[];
+}
+
 export class SiteFiles extends pulumi.ComponentResource {
   /** Ready once the directories exist: certificates and secrets are written after this. */
   readonly dirs: pulumi.Resource;
@@ -21,7 +32,7 @@ export class SiteFiles extends pulumi.ComponentResource {
   /** Resources whose completion means app code and config are in place. */
   readonly ready: pulumi.Resource[];
 
-  constructor(name: string, ctx: HostContext, args: { repoDir: string; /** lib/hash appHash of site.appDir. */ appHash: string; serverNames: string[]; after: pulumi.Resource[] }, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, ctx: HostContext, args: SiteFilesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("flagun:site:SiteFiles", name, {}, opts);
     const { site, layout: l, priv } = ctx;
     const installPath = site.installPath;
@@ -38,7 +49,7 @@ export class SiteFiles extends pulumi.ComponentResource {
       this,
       "app-install",
       { create: installTree(priv, l.user, `${stage}/${path.basename(site.appDir)}`, l.appDir, stage), triggers: [this.appHash] },
-      { dependsOn: copies },
+      { dependsOn: [...copies, ...(args.switchAfter ?? [])] },
     );
 
     const values = templateValues(site, args.serverNames);
@@ -58,7 +69,7 @@ export class SiteFiles extends pulumi.ComponentResource {
         this,
         `config-${r.file.replace(/\./g, "-")}`,
         { create: writeFromStdin(priv, l.user, `${l.configDir}/${r.file}`, "0640"), stdin: r.text },
-        { dependsOn: this.dirs },
+        { dependsOn: [this.dirs, ...(args.switchAfter ?? [])] },
       ),
     );
     this.ready = [app, ...configs];
