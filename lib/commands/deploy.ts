@@ -7,16 +7,16 @@
 //      the same sockets (nginx in both accepts from one kernel queue) ...
 //   3. ... the main unit restarts on the new version while the standby serves, is checked, and the standby
 //      stops gracefully (nginx QUIT: requests in flight finish).
-// On a first install, after an upgrade from published ports, or when the ports change, the sockets are
-// (re)created first and the main unit starts on them directly after the candidate check. When the unit does
-// not run at all (first install, stopped, failing), there is no version to protect: no candidate, the
-// unit starts on the new version and the health gate reports.
+// When the socket units are missing or changed (first install, an upgrade from a unit that published its own
+// ports, new ports), the old unit stops, the sockets are (re)created and the unit starts on them: the one
+// switch with a gap. When the unit does not run at all (first install, stopped, failing), there is no
+// version to protect: no candidate, the unit starts on the new version and its health check reports.
 import { Layout } from "../layout";
 import { Privilege, asUser, q, script, writeFile } from "../shell";
 
 export interface UnitFiles {
   quadlet: string;
-  /** The same service as the standby (render.quadletUnit role "standby"). */
+  /** The same container under the standby's name, without [Install] (render.quadletUnit role "standby"). */
   standby: string;
   httpsSocket: string;
   httpSocket: string;
