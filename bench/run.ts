@@ -1,9 +1,12 @@
 // `npm run bench`: one disposable VM, one provisioned site, five measurements side by side in one run.
 //   1. converge cost: no-op `pulumi up` vs. an empty inline program's up (same file backend), and the
 //      remote commands that actually ran on the host during the no-op (sshd logins).
-//   2. deploys under load: a fixed-rate request loop while an app change, a config change and a
-//      certificate renewal are deployed.
-//   3. serving overhead: wrk inside the VM through nginx (HTTPS) vs. gunicorn directly.
+//   2. deploys under load: a fixed-rate request loop while an app change, a config change, a certificate
+//      renewal, an image change, a unit restart (no port change) and a broken app (its `up` must fail, the
+//      old version keep serving) are deployed.
+//   3. serving overhead: wrk inside the VM against gunicorn directly, nginx on the socket-activated ports
+//      (this design) and nginx behind a rootless `-p` port (pasta, the previous design) in a side container
+//      of the same image, config and app.
 //   4. cold provisioning split by phase, from the engine events of the first up.
 //   5. memory of the service, idle and under the load of (3).
 // Only 127.0.0.1 and the VM are targets; every loop is bounded. Writes bench/results/latest.{json,md}.
@@ -11,8 +14,12 @@ import * as fs from "node:fs";
 import * as https from "node:https";
 import * as path from "node:path";
 import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { SECRET_MARKER, SiteConfig, parseConfig } from "../lib/config";
+import { appHash } from "../lib/hash";
+import { layoutOf } from "../lib/layout";
+import { containerRun } from "../lib/render";
 import { freePort, startHost, TestHost } from "../test/host/vm";
-import { REPO, SiteStack, asUserPrefix, sh, siteStack } from "../test/e2e/harness";
+import { REPO, SiteStack, asUserPrefix, httpsGet, sh, siteStack, waitFor } from "../test/e2e/harness";
 
 const log = (m: string) => console.error(`# ${new Date().toISOString().slice(11, 19)} ${m}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -34,14 +41,16 @@ const RESULTS_DIR = path.join(REPO, "bench", "results");
 // ---------------------------------------------------------------------------------------------------
 // 4. cold provisioning phases from engine events
 
-type Phase = "user & ids" | "files" | "image" | "start" | "other";
+const PHASES = ["user & ids", "files", "image", "check & start", "other"] as const;
+type Phase = (typeof PHASES)[number];
 /** Phase of one resource, by its name (the last URN segment, `vm-...`). */
 export function phaseOf(name: string): Phase {
   const n = name.replace(/^vm-/, "");
-  if (/^(preflight|user|subids|linger)$/.test(n)) return "user & ids";
+  if (/^(ssh-check|preflight|ownership|user|subids|linger)$/.test(n)) return "user & ids";
   if (/^(base-|build-|image$)/.test(n)) return "image";
-  if (/^(reload|unit|health)$/.test(n)) return "start";
-  if (/^(dirs|app-|config-|tls-)/.test(n) || n === "app-secret-key") return "files";
+  // WebService: the config checked in a container, the release command, the candidate + switch (unit), the gate.
+  if (/^(config-install|release|reload|unit|health)$/.test(n)) return "check & start";
+  if (/^(dirs|app-|config-|tls-|env-secret-)/.test(n)) return "files";
   return "other";
 }
 
@@ -68,7 +77,7 @@ function phaseRecorder() {
     const out: Record<string, { resources: number; sumS: number; spanS: number; firstStartS: number; lastEndS: number }> = {};
     const all = [...spans.values()].filter((s) => s.end !== undefined);
     const t0 = Math.min(...all.map((s) => s.start));
-    for (const phase of ["user & ids", "files", "image", "start", "other"] as Phase[]) {
+    for (const phase of PHASES) {
       const ss = all.filter((s) => s.phase === phase);
       if (ss.length === 0) continue;
       const first = Math.min(...ss.map((s) => s.start));
@@ -183,26 +192,59 @@ function requestLoop(url: string, rate: number, maxSeconds: number) {
 const RATE = Number(process.env.BENCH_RATE ?? 10);
 const LOOP_MAX_S = 900;
 
-async function deployUnderLoad(s: SiteStack, url: string, what: string, change: () => Promise<void>) {
+/**
+ * What a failed `up` said (the Automation API's error text, which starts `code: N`): the CLI's exit code,
+ * its first error line and the switch's refusal, if any.
+ */
+export function failureSummary(text: string): { exit: number; firstError?: string; refusal?: string } {
+  const lines = text.split("\n").map((l) => l.trim());
+  const clip = (l?: string) => l?.slice(0, 300);
+  return {
+    exit: Number(/^code: (-?\d+)/.exec(text)?.[1] ?? NaN),
+    // Pulumi's diagnostics lines (`error: …`), not its progress lines (`… 1 error`).
+    firstError: clip(lines.find((l) => /^error:/.test(l))),
+    refusal: clip(lines.find((l) => /^deploy (refused|stopped|failed)\b/.test(l))),
+  };
+}
+
+/**
+ * Deploys `change` while the request loop runs. `expect: "failure"`: the `up` must fail (a broken version
+ * refused by the switch); its failure is recorded, not thrown, and a success is an error.
+ */
+async function deployUnderLoad(s: SiteStack, url: string, what: string, change: () => Promise<void>, expect: "success" | "failure" = "success") {
   await change();
   log(`deploy under load: ${what}`);
   const loop = requestLoop(url, RATE, LOOP_MAX_S);
   await sleep(3000);
   const t0 = Date.now();
   let up;
+  let failure: { exit: number; firstError?: string; refusal?: string } | undefined;
   try {
     up = await s.stack.up();
   } catch (e) {
+    const text = e instanceof Error ? e.message : String(e);
     // A failed up must not leave the loop loading the host (it would slow the next steps and destroy).
-    const r = await loop.stop();
-    throw new Error(`up failed after ${((Date.now() - t0) / 1000).toFixed(1)} s (${r.sent} sent, ${r.failed} failed): ${e instanceof Error ? e.message : e}`);
+    if (expect === "success") {
+      const r = await loop.stop();
+      throw new Error(`up failed after ${((Date.now() - t0) / 1000).toFixed(1)} s (${r.sent} sent, ${r.failed} failed): ${text}`);
+    }
+    failure = failureSummary(text);
   }
   const deployS = (Date.now() - t0) / 1000;
   await sleep(3000);
   const res = await loop.stop();
-  const changes = Object.fromEntries(Object.entries(up.summary.resourceChanges ?? {}).filter(([k]) => k !== "same"));
-  log(`  ${what}: up ${deployS.toFixed(1)} s, ${res.sent} sent, ${res.failed} failed, max ${res.maxMs} ms`);
-  return { what, deployS: r1(deployS), changes, ...res };
+  if (expect === "failure" && !failure) throw new Error(`up succeeded in ${deployS.toFixed(1)} s but should have failed (${res.sent} sent, ${res.failed} failed)`);
+  const changes = Object.fromEntries(Object.entries(up?.summary.resourceChanges ?? {}).filter(([k]) => k !== "same"));
+  log(`  ${what}: up ${deployS.toFixed(1)} s${failure ? ` (failed as expected: ${failure.refusal ?? failure.firstError})` : ""}, ${res.sent} sent, ${res.failed} failed, max ${res.maxMs} ms`);
+  return { what, deployS: r1(deployS), changes, ...(failure ? { failure } : {}), ...res };
+}
+
+/** The body `url` serves now, verified against the stack's current certificate. */
+async function servedBody(s: SiteStack, url: string): Promise<string> {
+  const ca = (await s.stack.outputs()).certificatePem.value as string;
+  const r = await httpsGet(url, ca);
+  if (r.status !== 200) throw new Error(`${url}: HTTP ${r.status}`);
+  return r.body;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -253,6 +295,35 @@ function parseRss(out: string) {
   return { containerMiB: r1(Number(m[1]) / 1024), userMiB: r1(Number(m[2]) / 1024), containerProcesses: Number(m[3]) };
 }
 
+/** The site's validated config as the program sees it (secrets masked), from the stack's config. */
+async function siteConfigOf(s: SiteStack): Promise<SiteConfig> {
+  const raw: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(await s.stack.getAllConfig())) {
+    raw[k.slice(k.indexOf(":") + 1)] = v.secret ? SECRET_MARKER : /^\s*[[{]/.test(v.value) ? JSON.parse(v.value) : v.value;
+  }
+  return parseConfig(raw, s.workDir, fs.existsSync);
+}
+
+/** The previous design's serving path: a container publishing its https port through rootless pasta. */
+const PASTA_CONTAINER = "flagun-web-pasta";
+/** Its published port, on the VM's 127.0.0.1 only (not forwarded: only wrk inside the VM uses it). */
+const PASTA_PORT = 9443;
+
+/**
+ * Starts the side container: the service's image, mounts, secrets and hardening (render.containerRun, as
+ * the deploy's candidate gets them) and `-p 127.0.0.1:PASTA_PORT:httpsPort`; nginx in it inherits no socket,
+ * so it binds httpsPort in the container's own network namespace, and pasta forwards the published port to it.
+ */
+async function startPastaContainer(host: TestHost, s: SiteStack, uid: number, imageRef: string): Promise<number> {
+  const site = await siteConfigOf(s);
+  const run = containerRun(site, layoutOf(site), imageRef, appHash(site.appDir), `-d --rm --name ${PASTA_CONTAINER} -p 127.0.0.1:${PASTA_PORT}:${site.httpsPort}`);
+  await sh(host, `${asUserPrefix(USER, uid)} ${run} >/dev/null`);
+  const curl = `curl -ks -o /dev/null -w '%{http_code}' --max-time 5 https://127.0.0.1:${PASTA_PORT}/ || true`;
+  return waitFor(`${PASTA_CONTAINER} answers 200`, 180, async () => (await sh(host, curl)).trim() === "200");
+}
+
+const ratios = (ngx: Wrk, gun: Wrk) => ({ requestsPerS: r2(ngx.requestsPerS / gun.requestsPerS), p50: r2(ngx.p50Ms / gun.p50Ms), p99: r2(ngx.p99Ms / gun.p99Ms) });
+
 // ---------------------------------------------------------------------------------------------------
 
 function table(res: any): string[][] {
@@ -265,17 +336,26 @@ function table(res: any): string[][] {
     rows.push(["converge: remote commands during no-op", `${c.remoteCommandsPerNoop.join(", ")}`, "sshd logins by deploy, minus ours; target 0"]);
   }
   for (const d of res.deploys ?? []) {
+    const outcome = d.failure
+      ? `up failed as expected in ${d.deployS} s (exit ${d.failure.exit}: ${d.failure.refusal ?? d.failure.firstError}); body after: ${JSON.stringify(d.bodyAfter)} (${d.oldBodyKept ? "the old version's" : "NOT the old version's"})`
+      : `${d.deployS} s`;
     rows.push([
       `under load: ${d.what}`,
-      `${d.deployS} s; ${d.sent} sent, ${d.failed} failed; max ${d.maxMs} ms (p50 ${d.p50Ms})`,
-      `${RATE} req/s, new connection per request; changes ${JSON.stringify(d.changes)}${d.failed ? `; failures ${JSON.stringify(d.failures)}` : ""}`,
+      `${outcome}; ${d.sent} sent, ${d.failed} failed; p50 ${d.p50Ms} ms, max ${d.maxMs} ms`,
+      `${RATE} req/s, new connection per request${d.failure ? `; first error line: ${d.failure.firstError}` : `; changes ${JSON.stringify(d.changes)}`}${d.failed ? `; failures ${JSON.stringify(d.failures)}` : ""}${d.restore ? `; restored by an up of ${d.restore.upS} s ${JSON.stringify(d.restore.changes)}` : ""}`,
     ]);
   }
   const w = res.serving;
   if (w) {
-    rows.push(["serving: nginx (HTTPS, keep-alive)", `${w.nginx.requestsPerS} req/s; p50 ${w.nginx.p50Ms} ms, p99 ${w.nginx.p99Ms} ms`, WRK]);
-    rows.push(["serving: gunicorn direct (HTTP)", `${w.gunicorn.requestsPerS} req/s; p50 ${w.gunicorn.p50Ms} ms, p99 ${w.gunicorn.p99Ms} ms`, "same, in the container's network namespace"]);
-    rows.push(["serving: ratio nginx / gunicorn", `req/s ${w.ratio.requestsPerS}×; p50 ${w.ratio.p50}×; p99 ${w.ratio.p99}×`, "tracked"]);
+    const fmt = (x: Wrk) => `${x.requestsPerS} req/s; p50 ${x.p50Ms} ms, p99 ${x.p99Ms} ms${x.non2xx ? `; ${x.non2xx} non-2xx` : ""}${x.socketErrors !== "none" ? `; socket errors ${x.socketErrors}` : ""}`;
+    const ratio = (r: ReturnType<typeof ratios>) => `req/s ${r.requestsPerS}×; p50 ${r.p50}×; p99 ${r.p99}×`;
+    rows.push(["serving: gunicorn direct (HTTP)", fmt(w.gunicorn), `${WRK}, in the service container's network namespace against 127.0.0.1:8000`]);
+    rows.push(["serving: nginx HTTPS, socket-activated (this design)", fmt(w.nginx), "same wrk in the VM against https://127.0.0.1:httpsPort/ (systemd's socket, host network)"]);
+    if (w.nginxPasta) {
+      rows.push(["serving: nginx HTTPS, rootless -p through pasta (previous design)", fmt(w.nginxPasta), `same wrk against https://127.0.0.1:${PASTA_PORT}/, a side container of the same image, config and app`]);
+    }
+    rows.push(["serving: ratio nginx / gunicorn, socket-activated", ratio(w.ratio), "goal >= 0.8× req/s"]);
+    if (w.ratioPasta) rows.push(["serving: ratio nginx / gunicorn, through pasta", ratio(w.ratioPasta), "same run"]);
   }
   const p = res.cold;
   if (p) {
@@ -339,11 +419,13 @@ async function main() {
     const up = await s.stack.up({ onEvent: rec.onEvent });
     const sum = rec.summary();
     uid = (up.outputs.hosts.value as any).vm.uid;
+    const imageRef: string = (up.outputs.hosts.value as any).vm.imageRef;
     res.cold = { totalS: r1((Date.now() - c0) / 1000), resources: sum.perResource.length, phases: sum.phases, perResource: sum.perResource };
     log(`cold up ${res.cold.totalS} s`);
     save();
 
-    // 5 + 3. memory idle, wrk gunicorn direct then nginx (memory sampled during the nginx run)
+    // 5 + 3. memory idle, wrk gunicorn direct, then nginx on the sockets (memory sampled during that run),
+    // then nginx through pasta (the side container runs only for its own wrk run)
     await section("serving/memory", async () => {
       await sleep(5000);
       res.memory = { idle: parseRss(await sh(host, rssSnippet(uid))) };
@@ -359,13 +441,19 @@ async function main() {
       res.memory.load = samples.reduce((a, b) => (b.containerMiB > a.containerMiB ? b : a), samples[0]);
       res.memory.loadSamples = samples;
       const ngx = parseWrk(out);
-      res.serving = {
-        tool: WRK,
-        nginx: ngx,
-        gunicorn: gun,
-        ratio: { requestsPerS: r2(ngx.requestsPerS / gun.requestsPerS), p50: r2(ngx.p50Ms / gun.p50Ms), p99: r2(ngx.p99Ms / gun.p99Ms) },
-      };
-      log(`nginx ${ngx.requestsPerS} req/s vs gunicorn ${gun.requestsPerS} req/s`);
+      res.serving = { tool: WRK, gunicorn: gun, nginx: ngx, ratio: ratios(ngx, gun) };
+      log(`nginx (socket) ${ngx.requestsPerS} req/s vs gunicorn ${gun.requestsPerS} req/s`);
+      save();
+      log(`wrk: nginx through pasta (${PASTA_CONTAINER}, -p 127.0.0.1:${PASTA_PORT})`);
+      try {
+        res.serving.pastaReadyS = r1(await startPastaContainer(host, s!, uid, imageRef));
+        const pasta = parseWrk(await sh(host, `${WRK} https://127.0.0.1:${PASTA_PORT}/`));
+        res.serving.nginxPasta = pasta;
+        res.serving.ratioPasta = ratios(pasta, gun);
+        log(`nginx (pasta) ${pasta.requestsPerS} req/s`);
+      } finally {
+        await sh(host, `${asUserPrefix(USER, uid)} podman rm -f --ignore ${PASTA_CONTAINER} >/dev/null`);
+      }
     });
     save();
 
@@ -433,6 +521,46 @@ async function main() {
     save();
     await section("deploy: certificate", async () => {
       res.deploys.push(await deployUnderLoad(s!, url, "certificate renewal (certValidityDays 365 -> 366)", () => s!.stack.setConfig("certValidityDays", { value: "366" })));
+    });
+    save();
+    // A new image without the network: a changed file of the image's own code (the supervisor) changes
+    // the content-hash tag; the build reuses every layer above that COPY. A new PyPI pin would also run pip.
+    await section("deploy: image", async () => {
+      res.deploys.push(
+        await deployUnderLoad(s!, url, "image (a line appended to container/flagun-supervise: rebuild of its COPY layer)", async () => {
+          fs.appendFileSync(path.join(s!.workDir, "container", "flagun-supervise"), "# bench: an image change\n");
+        }),
+      );
+    });
+    save();
+    await section("deploy: unit restart", async () => {
+      res.deploys.push(
+        await deployUnderLoad(s!, url, "unit restart, same ports (appEnv gains BENCH_RESTART=1)", () =>
+          s!.stack.setConfig("appEnv", { value: JSON.stringify({ BENCH_RESTART: "1" }) }),
+        ),
+      );
+    });
+    save();
+    // The app fails at import: the candidate never becomes healthy, `up` fails, and the running version
+    // must keep serving, unchanged. Then the app is restored and an up converges before anything else.
+    await section("deploy: broken app", async () => {
+      const main = path.join(s!.workDir, "flask_app", "main.py");
+      const good = fs.readFileSync(main, "utf8");
+      const bodyBefore = await servedBody(s!, url);
+      const d: any = await deployUnderLoad(
+        s!,
+        url,
+        "broken app (main.py raises at import): up must fail",
+        async () => fs.writeFileSync(main, `raise RuntimeError("bench: a broken release")\n${good}`),
+        "failure",
+      );
+      d.bodyAfter = (await servedBody(s!, url)).slice(0, 200);
+      d.oldBodyKept = d.bodyAfter === bodyBefore.slice(0, 200);
+      res.deploys.push(d);
+      fs.writeFileSync(main, good);
+      log("restoring the app: up");
+      const r = await timedUp(s!.stack);
+      d.restore = { upS: r1(r.s), changes: Object.fromEntries(Object.entries(r.changes).filter(([k]) => k !== "same")) };
     });
     save();
   } catch (e) {

@@ -1,0 +1,96 @@
+// The pure parts of bench/run.ts: wrk's output, the cold up's phases by resource name, a failed up's summary.
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import { failureSummary, parseWrk, phaseOf } from "../../bench/run";
+
+const WRK_OUT = `Running 10s test @ https://127.0.0.1:8443/
+  1 threads and 8 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    75.21ms   30.02ms 412.50ms   80.10%
+    Req/Sec   106.40     20.11   151.00     70.00%
+  Latency Distribution
+     50%   66.12ms
+     75%   85.00ms
+     90%  110.31ms
+     99%    1.65s
+  1064 requests in 10.02s, 512.33KB read
+  Socket errors: connect 0, read 3, write 0, timeout 1
+  Non-2xx or 3xx responses: 2
+Requests/sec:    106.19
+Transfer/sec:     51.13KB
+`;
+
+test("parseWrk: rate, percentiles in ms whatever wrk's unit, counts, errors", () => {
+  assert.deepEqual(parseWrk(WRK_OUT), {
+    requestsPerS: 106.19,
+    p50Ms: 66.12,
+    p99Ms: 1650,
+    requests: 1064,
+    non2xx: 2,
+    socketErrors: "connect 0, read 3, write 0, timeout 1",
+  });
+});
+
+test("parseWrk: a clean run has no non-2xx and no socket errors; microseconds convert", () => {
+  const clean = WRK_OUT.replace(/ {2}Socket errors.*\n {2}Non-2xx.*\n/, "").replace("66.12ms", "812.00us");
+  const w = parseWrk(clean);
+  assert.equal(w.non2xx, 0);
+  assert.equal(w.socketErrors, "none");
+  assert.equal(w.p50Ms, 0.812);
+});
+
+test("phaseOf: every resource of the site in its phase", () => {
+  const cases: Record<string, string> = {
+    "vm-ssh-check": "user & ids",
+    "vm-preflight": "user & ids",
+    "vm-ownership": "user & ids",
+    "vm-user": "user & ids",
+    "vm-subids": "user & ids",
+    "vm-linger": "user & ids",
+    "vm-dirs": "files",
+    "vm-app-stage": "files",
+    "vm-app-copy-flask-app": "files",
+    "vm-app-install": "files",
+    "vm-config-nginx-conf": "files",
+    "vm-config-app-json": "files",
+    "vm-tls-key": "files",
+    "vm-tls-cert-file": "files",
+    "vm-app-secret": "files",
+    "vm-env-secret-API_TOKEN": "files",
+    "app-secret-key": "files",
+    "vm-base-stage": "image",
+    "vm-base-copy-base-tar": "image",
+    "vm-base-image": "image",
+    "vm-build-copy-Containerfile": "image",
+    "vm-image": "image",
+    "vm-config-install": "check & start",
+    "vm-release": "check & start",
+    "vm-reload": "check & start",
+    "vm-unit": "check & start",
+    "vm-health": "check & start",
+    "vm-something-new": "other",
+  };
+  for (const [name, phase] of Object.entries(cases)) assert.equal(phaseOf(name), phase, name);
+});
+
+test("failureSummary: exit code, Pulumi's first error line, the switch's refusal", () => {
+  const text = [
+    "code: 255",
+    " stdout: Updating (bench):",
+    "  ~  command:remote:Command vm-unit updating failed 1 error",
+    "Diagnostics:",
+    "  command:remote:Command (vm-unit):",
+    '    error: Process exited with status 1: running "…":',
+    "    candidate: starting flagun-web-candidate (the new version, no port) beside the running one",
+    "    [ERROR] Exception in worker process",
+    "    deploy refused: the new version did not pass its health check; the running version keeps serving, untouched",
+    "",
+    " stderr: ",
+  ].join("\n");
+  assert.deepEqual(failureSummary(text), {
+    exit: 255,
+    firstError: 'error: Process exited with status 1: running "…":',
+    refusal: "deploy refused: the new version did not pass its health check; the running version keeps serving, untouched",
+  });
+  assert.deepEqual(failureSummary("something else"), { exit: NaN, firstError: undefined, refusal: undefined });
+});
