@@ -12,6 +12,7 @@
 // Only 127.0.0.1 and the VM are targets; every loop is bounded. Writes bench/results/latest.{json,md}.
 import * as fs from "node:fs";
 import * as https from "node:https";
+import * as os from "node:os";
 import * as path from "node:path";
 import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { SECRET_MARKER, SiteConfig, parseConfig } from "../lib/config";
@@ -333,6 +334,10 @@ function table(res: any): string[][] {
     rows.push(["converge: no-op `pulumi up` (median of 3)", `${c.noopMedianS} s`, "site stack, converged host, nothing to change"]);
     rows.push(["converge: empty-program up (median of 3)", `${c.emptyMedianS} s`, "Pulumi's floor: inline program, no resources, same file backend"]);
     rows.push(["converge: ratio no-op / floor", `${c.ratio}×`, "tracked"]);
+    if (c.emptyTsMedianS !== undefined) {
+      rows.push(["converge: empty TypeScript project up (median of 3)", `${c.emptyTsMedianS} s`, "like-for-like floor: this project's Pulumi.yaml, tsconfig.json and node_modules, an index.ts with no resources"]);
+      rows.push(["converge: ratio no-op / empty TypeScript project", `${c.ratioTs}×`, "what the program itself costs over any TypeScript program"]);
+    }
     rows.push(["converge: remote commands during no-op", `${c.remoteCommandsPerNoop.join(", ")}`, "sshd logins by deploy, minus ours; target 0"]);
   }
   for (const d of res.deploys ?? []) {
@@ -465,8 +470,23 @@ async function main() {
         { envVars: { PULUMI_BACKEND_URL: `file://${s!.stateDir}`, PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase", PULUMI_SKIP_UPDATE_CHECK: "true" } },
       );
       await empty.up(); // creates the stack resource: not measured
+      // The like-for-like floor: a TypeScript project run exactly as ours is (same runtime options, tsconfig,
+      // node_modules), with no resources; the inline floor above runs no node process or language host at all.
+      const tsDir = fs.mkdtempSync(path.join(os.tmpdir(), "flagun-bench-empty-ts-"));
+      fs.writeFileSync(path.join(tsDir, "Pulumi.yaml"), fs.readFileSync(path.join(REPO, "Pulumi.yaml"), "utf8").replace(/^name: .*$/m, "name: flagun-bench-empty-ts"));
+      for (const f of ["tsconfig.json", "package.json"]) fs.copyFileSync(path.join(REPO, f), path.join(tsDir, f));
+      fs.mkdirSync(path.join(tsDir, "lib"));
+      fs.copyFileSync(path.join(REPO, "lib/compileCache.cjs"), path.join(tsDir, "lib/compileCache.cjs"));
+      fs.writeFileSync(path.join(tsDir, "index.ts"), "export {};\n");
+      fs.symlinkSync(path.join(REPO, "node_modules"), path.join(tsDir, "node_modules"));
+      const emptyTs = await LocalWorkspace.createOrSelectStack(
+        { stackName: "bench-floor-ts", workDir: tsDir },
+        { envVars: { PULUMI_BACKEND_URL: `file://${s!.stateDir}`, PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase", PULUMI_SKIP_UPDATE_CHECK: "true" } },
+      );
+      await emptyTs.up(); // creates the stack resource, warms the compile cache: not measured
       const noop: number[] = [];
       const floor: number[] = [];
+      const floorTs: number[] = [];
       const remote: number[] = [];
       const noopChanges: Record<string, number>[] = [];
       for (let i = 0; i < 3; i++) {
@@ -478,16 +498,23 @@ async function main() {
         remote.push(after - before - 1); // minus the `after` query's own login
         const f = await timedUp(empty);
         floor.push(f.s);
-        log(`  no-op ${n.s.toFixed(1)} s (${after - before - 1} remote), floor ${f.s.toFixed(1)} s`);
+        const ft = await timedUp(emptyTs);
+        floorTs.push(ft.s);
+        log(`  no-op ${n.s.toFixed(1)} s (${after - before - 1} remote), floor ${f.s.toFixed(1)} s, empty TypeScript project ${ft.s.toFixed(1)} s`);
       }
       await empty.destroy().catch(() => undefined);
       await empty.workspace.removeStack("bench-floor").catch(() => undefined);
+      await emptyTs.workspace.removeStack("bench-floor-ts", { force: true }).catch(() => undefined);
+      fs.rmSync(tsDir, { recursive: true, force: true });
       res.converge = {
         noopS: noop.map(r1),
         emptyS: floor.map(r1),
         noopMedianS: r1(median(noop)),
         emptyMedianS: r1(median(floor)),
         ratio: r2(median(noop) / median(floor)),
+        emptyTsS: floorTs.map(r1),
+        emptyTsMedianS: r1(median(floorTs)),
+        ratioTs: r2(median(noop) / median(floorTs)),
         remoteCommandsPerNoop: remote,
         noopChanges,
         sshLoginQuery: q,
