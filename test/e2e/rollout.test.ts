@@ -48,17 +48,17 @@ function stepRecorder() {
 
 test("rolling deploy across two hosts: serial order, a broken version stops at the first host", { timeout: 120 * 60 * 1000 }, async (t) => {
   // One site config for both hosts, so both guests serve the same port: b's is forwarded to another one here.
+  // One vCPU and one gunicorn worker per guest: two emulated guests share this machine's two cores.
   const ports = { https: await freePort(), http: await freePort() };
   const bHttps = await freePort();
   const tBoot = Date.now();
-  // One vCPU each: two guests on this machine's two cores.
   const [a, b]: TestHost[] = await Promise.all([
     startHost({ name: `rollout-a-${process.pid}`, forwardPorts: [ports.https], cpus: 1 }),
     startHost({ name: `rollout-b-${process.pid}`, forwardPorts: [{ host: bHttps, guest: ports.https }], cpus: 1 }),
   ]);
   t.after(() => Promise.all([a.stop(), b.stop()]));
   log(`two VMs booted in ${seconds(Date.now() - tBoot)}`);
-  const s: SiteStack = await siteStack({ a, b }, ports, { rollout: { value: "serial" } }, "rollout");
+  const s: SiteStack = await siteStack({ a, b }, ports, { rollout: { value: "serial" }, workers: { value: "1" } }, "rollout");
   const user = "flagun";
   const urls = { a: `https://127.0.0.1:${ports.https}/`, b: `https://127.0.0.1:${bHttps}/` };
   const out: Record<string, any> = {};
