@@ -125,6 +125,8 @@ export function deployScript(l: Layout, f: UnitFiles, candidateRun: string): str
     writeFile(l.oneOffScript, f.oneOff, "0750"),
     // is-active with several units succeeds when any one is active: each is asked alone.
     `if ${active(l.socketUnits.https)} && ${active(l.socketUnits.http)} && same ${q(paths.httpsSocket)} ${q(f.httpsSocket)} && same ${q(paths.httpSocket)} ${q(f.httpSocket)}; then`,
+    // Enabled at boot even after an operator's `disable` (a drift repair re-runs this): no effect when they are.
+    `  systemctl --user enable ${sockets} 2>&1`,
     "  sockets_ok=1",
     "else",
     // First install, a unit that published its ports itself, or new ports: the unit must let go of the

@@ -40,6 +40,12 @@ test("one component tree per host, in dependency order, secrets kept secret", as
     // Nothing of one host waits on the other: hosts provision in parallel.
     assert.ok(!dependsOn(graph, `${h}-health`, `${h === "web1" ? "web2" : "web1"}-user`));
   }
+  // One drift state per host, a child of its site; never refreshed here, so no command carries a repair token.
+  assert.deepEqual(seen.filter((r) => r.type === "pulumi-nodejs:dynamic/flagun:HostState").map((r) => r.name), ["web1-state", "web2-state"]);
+  for (const r of seen.filter((r) => r.type === "command:remote:Command")) {
+    const create = await new Promise<string>((res) => pulumi.output(r.props.create as string).apply(res));
+    assert.doesNotMatch(create ?? "", /# drift repair/, r.name);
+  }
   // Every remote command is a child of a component, never a stray top-level resource.
   for (const r of seen.filter((r) => r.type.startsWith("command:"))) assert.ok(r.parent, `${r.name} has a parent`);
   // The private key and the app secret only travel as secrets.
