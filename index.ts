@@ -32,10 +32,14 @@ const appSecret = new random.RandomPassword("app-secret-key", { length: 48, spec
 
 const appEnvSecrets = site.appSecretNames.length ? cfg.requireSecretObject<Record<string, string>>("appSecrets") : undefined;
 
-const sites = site.hosts.map(
-  (host) =>
-    new Site(host.name, { host, site: site!, repoDir, sshPrivateKey, appSecret: pulumi.secret(appSecret.result), appEnvSecrets, providedTls }),
-);
+// In hosts order. Serial rollout: each host switches only after the previous one's health gate passed,
+// so a version that fails on one host never reaches the next (builds and uploads still run in parallel).
+const sites: Site[] = [];
+for (const host of site.hosts) {
+  const previous = sites.at(-1);
+  const switchAfter = site.rollout === "serial" && previous ? [previous.healthGate] : undefined;
+  sites.push(new Site(host.name, { host, site, repoDir, sshPrivateKey, appSecret: pulumi.secret(appSecret.result), appEnvSecrets, providedTls, switchAfter }));
+}
 
 export const urls = sites.map((s) => s.url);
 export const hosts = Object.fromEntries(

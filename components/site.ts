@@ -26,6 +26,8 @@ export interface SiteArgs {
   /** appSecrets: name -> value, a Pulumi secret (names validated in SiteConfig.appSecretNames). */
   appEnvSecrets?: pulumi.Output<Record<string, string>>;
   providedTls?: { certPem: pulumi.Input<string>; keyPem: pulumi.Output<string> };
+  /** Resources of the previous host (serial rollout): this host switches to a new version only after them. */
+  switchAfter?: pulumi.Resource[];
 }
 
 /** Names the certificate covers on this host: its address, localhost, 127.0.0.1 and configured names. */
@@ -50,6 +52,8 @@ export class Site extends pulumi.ComponentResource {
   /** Host path of Flask's instance folder (the app's persistent data). */
   readonly appDataDir: string;
   readonly operatorCommands: pulumi.Output<Record<string, string>>;
+  /** This host's health gate: done when the version this `up` deployed answers (the next host's switchAfter). */
+  readonly healthGate: pulumi.Resource;
 
   constructor(name: string, args: SiteArgs, opts?: pulumi.ComponentResourceOptions) {
     super("flagun:site:Site", name, {}, opts);
@@ -105,6 +109,7 @@ export class Site extends pulumi.ComponentResource {
         reloadTriggers: [files.configHash, cert.fingerprint],
         files: [...files.ready, ...cert.files, ...allSecrets.map((s) => s.ready)],
         image: image.ready,
+        switchAfter: args.switchAfter,
         repairs,
       },
       child,
@@ -122,6 +127,7 @@ export class Site extends pulumi.ComponentResource {
     this.certificateNotAfter = cert.notAfter;
     this.certificatePem = cert.certPem;
     this.health = service.health;
+    this.healthGate = service.gate;
     this.appSecretId = secret.secretId;
     this.appDataDir = ctx.layout.instanceDir;
     this.operatorCommands = user.uid.apply((uid) => operatorCommands(host, ctx.layout, uid));

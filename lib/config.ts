@@ -63,6 +63,8 @@ export interface SiteConfig {
   baseImageArchive?: string;
   buildCaBundle?: string;
   retainLogs: boolean;
+  /** `serial`: a host switches to the new version only after the previous host's health gate passed. */
+  rollout: "parallel" | "serial";
   tls: TlsConfig;
 }
 
@@ -261,7 +263,7 @@ export const KNOWN_KEYS = [
   "workers", "threads", "timeoutSeconds", "logRetentionDays", "clientMaxBodySize", "appDir", "appModule", "baseImage",
   "baseImageArchive", "buildCaBundle", "retainLogs", "tlsMode", "certCommonName", "certOrganization", "certDnsNames",
   "certIpAddresses", "certValidityDays", "certRenewBeforeDays", "sshPrivateKey", "tlsCertificatePem", "tlsPrivateKeyPem",
-  "healthPath", "appEnv", "appSecrets", "releaseCommand", "dataPath", "retainData",
+  "healthPath", "appEnv", "appSecrets", "releaseCommand", "dataPath", "retainData", "rollout",
 ];
 
 /** Marker readStackConfig puts in place of a secret value: validation sees that it is set, never what it is. */
@@ -401,6 +403,8 @@ export function parseConfig(
   const baseImageArchive = r.localPath("baseImageArchive", undefined, baseDir, exists);
   const buildCaBundle = r.localPath("buildCaBundle", undefined, baseDir, exists);
   const retainLogs = r.bool("retainLogs", false);
+  // Serial by default: a version that fails its health gate on the first host never reaches the others.
+  const rollout = r.string("rollout", "serial", /^(parallel|serial)$/, "parallel or serial");
 
   const tlsMode = r.string("tlsMode", "self-signed", /^(self-signed|provided)$/, "self-signed or provided");
   const tls = {
@@ -431,6 +435,6 @@ export function parseConfig(
     timeoutSeconds: timeoutSeconds!, logRetentionDays: logRetentionDays!, clientMaxBodySize: clientMaxBodySize!,
     appDir: appDir!, appModule: appModule!, healthPath: healthPath!, appEnv: appEnv!, appSecretNames: Object.keys(appSecrets ?? {}),
     releaseCommand, dataPath: dataPath!, retainData: retainData!, baseImage: baseImage!, baseImageArchive, buildCaBundle, retainLogs: retainLogs!,
-    tls: tls as TlsConfig,
+    rollout: rollout as SiteConfig["rollout"], tls: tls as TlsConfig,
   };
 }

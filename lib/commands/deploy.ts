@@ -7,16 +7,16 @@
 //      the same sockets (nginx in both accepts from one kernel queue) ...
 //   3. ... the main unit restarts on the new version while the standby serves, is checked, and the standby
 //      stops gracefully (nginx QUIT: requests in flight finish).
-// On a first install, after an upgrade from published ports, or when the ports change, the sockets are
-// (re)created first and the main unit starts on them directly after the candidate check. When the unit does
-// not run at all (first install, stopped, failing), there is no version to protect: no candidate, the
-// unit starts on the new version and the health gate reports.
+// When the socket units are missing or changed (first install, an upgrade from a unit that published its own
+// ports, new ports), the old unit stops, the sockets are (re)created and the unit starts on them: the one
+// switch with a gap. When the unit does not run at all (first install, stopped, failing), there is no
+// version to protect: no candidate, the unit starts on the new version and its health check reports.
 import { Layout } from "../layout";
 import { Privilege, asUser, q, script, writeFile } from "../shell";
 
 export interface UnitFiles {
   quadlet: string;
-  /** The same service as the standby (render.quadletUnit role "standby"). */
+  /** The same container under the standby's name, without [Install] (render.quadletUnit role "standby"). */
   standby: string;
   httpsSocket: string;
   httpSocket: string;
@@ -125,8 +125,6 @@ export function deployScript(l: Layout, f: UnitFiles, candidateRun: string): str
     writeFile(l.oneOffScript, f.oneOff, "0750"),
     // is-active with several units succeeds when any one is active: each is asked alone.
     `if ${active(l.socketUnits.https)} && ${active(l.socketUnits.http)} && same ${q(paths.httpsSocket)} ${q(f.httpsSocket)} && same ${q(paths.httpSocket)} ${q(f.httpSocket)}; then`,
-    // Enabled at boot even after an operator's `disable` (a drift repair re-runs this): no effect when they are.
-    `  systemctl --user enable ${sockets} 2>&1`,
     "  sockets_ok=1",
     "else",
     // First install, a unit that published its ports itself, or new ports: the unit must let go of the
@@ -135,7 +133,10 @@ export function deployScript(l: Layout, f: UnitFiles, candidateRun: string): str
     `  systemctl --user stop ${standbyUnit} ${unit} 2>/dev/null || true`,
     `  ${writeFile(paths.httpsSocket, f.httpsSocket, "0644")}`,
     `  ${writeFile(paths.httpSocket, f.httpSocket, "0644")}`,
+    // A socket unit refuses to start while the service it activates is not loaded: the unit file first.
+    `  ${writeFile(paths.quadlet, f.quadlet, "0644")}`,
     "  systemctl --user daemon-reload",
+    `  ${generated}`,
     `  systemctl --user stop ${sockets} 2>/dev/null || true`,
     `  systemctl --user enable --now ${sockets} 2>&1`,
     "  sockets_ok=0",
@@ -152,6 +153,8 @@ export function deployScript(l: Layout, f: UnitFiles, candidateRun: string): str
     "fi",
     ...restartUnit,
     `systemctl --user enable --now ${q(`${l.containerName}-logrotate.timer`)} 2>&1`,
+    // Started at boot even after an operator's `disable` (a drift repair re-runs this); no effect when they are.
+    `systemctl --user enable ${sockets} 2>&1`,
     pruneReleases(l),
     `echo "${l.unitName} serves the new version"`,
   );

@@ -35,17 +35,22 @@ export interface SiteStack {
   stateDir: string;
 }
 
-export async function siteStack(host: TestHost, ports: { https: number; http: number }, extra: ConfigMap = {}, name = "e2e"): Promise<SiteStack> {
+/**
+ * A stack on a temp copy of the project for `host` (its hosts entry is named `vm`), or for several test VMs
+ * by host name (hosts in that order; all VMs of the image share its SSH key).
+ */
+export async function siteStack(host: TestHost | Record<string, TestHost>, ports: { https: number; http: number }, extra: ConfigMap = {}, name = "e2e"): Promise<SiteStack> {
+  const byName: Record<string, TestHost> = "sshPort" in host ? { vm: host as TestHost } : host;
   const workDir = copyProject();
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "flagun-state-"));
   const stack = await LocalWorkspace.createOrSelectStack(
     { stackName: name, workDir },
     { envVars: { PULUMI_BACKEND_URL: `file://${stateDir}`, PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase", PULUMI_SKIP_UPDATE_CHECK: "true" } },
   );
-  const hosts = [{ name: "vm", address: "127.0.0.1", port: host.sshPort, user: host.user, hostKey: host.hostKey }];
+  const hosts = Object.entries(byName).map(([n, h]) => ({ name: n, address: "127.0.0.1", port: h.sshPort, user: h.user, hostKey: h.hostKey }));
   const config: ConfigMap = {
     hosts: { value: JSON.stringify(hosts) },
-    sshPrivateKey: { value: host.privateKey, secret: true },
+    sshPrivateKey: { value: Object.values(byName)[0].privateKey, secret: true },
     httpsPort: { value: String(ports.https) },
     httpPort: { value: String(ports.http) },
     baseImageArchive: { value: baseImageArchive() },

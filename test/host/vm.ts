@@ -21,7 +21,7 @@ export interface TestHost {
   privateKey: string;
   /** The guest's only SSH host key, `ssh-ed25519 AAAA...` (pin it). */
   hostKey: string;
-  /** guest port -> 127.0.0.1 port (the same number). */
+  /** guest port -> 127.0.0.1 port (the same number unless forwarded as `{ host, guest }`). */
   ports: Record<number, number>;
   /** Runs `cmd` through the guest login shell as deploy (host key pinned). Never throws on a non-zero exit. */
   run(cmd: string): Promise<RunResult>;
@@ -53,12 +53,12 @@ function hostDir(): string {
 
 export const VM_SCRIPT = path.join(hostDir(), "vm");
 
-function vm(args: string[], opts: { timeoutMs?: number; inheritStderr?: boolean } = {}): Promise<string> {
+function vm(args: string[], opts: { timeoutMs?: number; inheritStderr?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       VM_SCRIPT,
       args,
-      { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, timeout: opts.timeoutMs ?? 0, killSignal: "SIGKILL" },
+      { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, timeout: opts.timeoutMs ?? 0, killSignal: "SIGKILL", env: opts.env },
       (err, stdout, stderr) => {
         if (err) reject(new Error(`vm ${args.join(" ")} failed: ${err.message}\n${stderr}`));
         else resolve(stdout);
@@ -125,16 +125,22 @@ function sshArgs(st: VmState): string[] {
 /**
  * Boots a fresh VM (copy-on-write over the cached image; the first call ever builds the image) and
  * waits until SSH answers with the pinned host key and systemd has finished booting.
- * Each of `forwardPorts` is forwarded 127.0.0.1:PORT -> guest PORT.
+ * Each of `forwardPorts` is forwarded 127.0.0.1:PORT -> guest PORT, or 127.0.0.1:host -> guest `guest`
+ * (two VMs serving one guest port). `cpus` (default FLAGUN_VM_CPUS, else 2) keeps several guests light.
  */
-export async function startHost(opts: { name: string; forwardPorts?: number[]; timeoutS?: number }): Promise<TestHost> {
+export async function startHost(opts: {
+  name: string;
+  forwardPorts?: (number | { host: number; guest: number })[];
+  timeoutS?: number;
+  cpus?: number;
+}): Promise<TestHost> {
   const { name } = opts;
   installHandlers();
   const startArgs = ["start", name, "--owner", String(process.pid)];
-  for (const p of opts.forwardPorts ?? []) startArgs.push("--forward", String(p));
+  for (const p of opts.forwardPorts ?? []) startArgs.push("--forward", typeof p === "number" ? String(p) : `${p.host}:${p.guest}`);
   running.add(name);
   try {
-    await vm(startArgs);
+    await vm(startArgs, opts.cpus ? { env: { ...process.env, FLAGUN_VM_CPUS: String(opts.cpus) } } : {});
     await vm(["wait-ssh", name, String(opts.timeoutS ?? 600)]);
   } catch (e) {
     await vm(["stop", name]).catch(() => undefined);

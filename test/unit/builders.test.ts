@@ -13,7 +13,8 @@ import * as service from "../../lib/commands/service";
 import * as deploy from "../../lib/commands/deploy";
 import { parseConfig } from "../../lib/config";
 import { layoutOf } from "../../lib/layout";
-import { configCheckRun, containerRun, quadletUnit, socketUnit, unitFiles } from "../../lib/render";
+import { HEALTH_SOCKET, configCheckRun, containerRun, quadletUnit, renderTemplate, socketUnit, templateValues, unitFiles } from "../../lib/render";
+import { projectRoot } from "../../lib/repo";
 
 const p = { adminUser: "deploy" };
 const site = parseConfig(
@@ -210,4 +211,13 @@ test("config install: checked in a container that sees only config and logs, the
   };
   assert.ok(at("if [ -z \"$(ls -A /opt/flagun/site/config/.next)\" ]; then echo \"configuration: nothing new\"; exit 0; fi") < at("flagun-check-config /etc/flagun/.next"));
   assert.ok(at("flagun-check-config /etc/flagun/.next 2>&1 || {") < at("mv -f"), "checked before it is installed");
+});
+test("nginx.conf: listens on the public ports' exact addresses (so the inherited sockets match) and on the health socket", () => {
+  const c = parseConfig({ hosts: [{ name: "w", address: "127.0.0.1", hostKey: "ssh-ed25519 AAAA" }], httpsPort: 9443, httpPort: 9088 }, "/repo", () => true);
+  const conf = renderTemplate("nginx.conf", fs.readFileSync(path.join(projectRoot(__dirname), "config/nginx.conf.tmpl"), "utf8"), templateValues(c, ["www.example.org"]));
+  const listens = conf.split("\n").map((x) => x.trim()).filter((x) => x.startsWith("listen "));
+  assert.deepEqual(listens, ["listen 0.0.0.0:9088 default_server;", "listen 0.0.0.0:9443 ssl default_server;", `listen unix:${HEALTH_SOCKET} ssl;`]);
+  assert.equal(socketUnit(c, layoutOf(c), "https").match(/^ListenStream=(.*)$/m)?.[1], "0.0.0.0:9443", "the socket unit binds what nginx listens on");
+  assert.match(conf, /return 301 https:\/\/\$host\$flagun_https_port\$request_uri;/);
+  assert.match(conf, /"9443" \$flagun_https_port/);
 });

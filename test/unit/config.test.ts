@@ -82,6 +82,13 @@ const BAD: [string, unknown][] = [
   ["certOrganization", "Org$(id)"],
   ["tlsMode", "letsencrypt"],
   ["retainLogs", "yes"],
+  ["rollout", "rolling"],
+  ["rollout", "Serial"],
+  ["rollout", "serial; reboot"],
+  ["rollout", "serial\nparallel"],
+  ["rollout", ""],
+  ["rollout", true],
+  ["rollout", ["serial"]],
   ["unknownKey", "x"],
   ["hosts", []],
   ["hosts", "not json"],
@@ -112,6 +119,13 @@ for (const [field, patch] of BAD_HOSTS) {
     assert.ok(p.some((m) => m.startsWith(`hosts[0].${field}`)), JSON.stringify(p));
   });
 }
+
+test("rollout: serial unless set to parallel; a bad value names the key and both forms", () => {
+  assert.equal(parse({}).rollout, "serial");
+  assert.equal(parse({ rollout: "parallel" }).rollout, "parallel");
+  assert.equal(parse({ rollout: "serial" }).rollout, "serial");
+  assert.deepEqual(problems({ rollout: "rolling" }), ['rollout: expected parallel or serial, got "rolling"']);
+});
 
 test("all problems are reported at once, each with the expected form", () => {
   const p = problems({ systemUser: "X", httpsPort: 1, logRetentionDays: -3 });

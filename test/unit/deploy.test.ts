@@ -49,7 +49,8 @@ function setup(w: World) {
       'shift; verb=$1; shift; [ "$1" = --quiet ] || [ "$1" = --now ] && shift',
       `case "$verb" in`,
       `  is-active) grep -qx "$1" ${activeFile}; exit;;`,
-      `  start|restart|enable) for u in "$@"; do grep -qx "$u" ${activeFile} || echo "$u" >> ${activeFile}; done;;`,
+      // Like systemd: a socket unit does not start while the service it activates (Quadlet's) is not there.
+      `  start|restart|enable) for u in "$@"; do case "$u" in *.socket) [ -f ${l.quadletDir}/flagun-web.container ] || { echo "Job for $u failed" >&2; exit 1; };; esac; grep -qx "$u" ${activeFile} || echo "$u" >> ${activeFile}; done;;`,
       `  stop) for u in "$@"; do grep -vx "$u" ${activeFile} > ${activeFile}.t || true; mv ${activeFile}.t ${activeFile}; done;;`,
       "esac",
       "exit 0",
@@ -88,6 +89,18 @@ test("switch on a serving site: candidate first, then the standby takes the sock
     assert.ok(!r.exists(`${w.l.quadletDir}/flagun-web-standby.container`), "the standby unit file is gone after the switch");
     assert.ok(r.exists(`${w.l.quadletDir}/flagun-web.container`));
     assert.match(r.out, /flagun-web\.service serves the new version/);
+  } finally {
+    w.cleanup();
+  }
+});
+
+test("a re-run on a serving site (a drift repair: a socket was disabled) enables both sockets again and never stops them", () => {
+  const w = setup({ active: ["flagun-web-https.socket", "flagun-web-http.socket", "flagun-web.service"], unhealthy: [], socketsOnDisk: true });
+  try {
+    const r = w.run();
+    assert.equal(r.code, 0, r.out);
+    assert.ok(r.log.includes("systemctl --user enable flagun-web-https.socket flagun-web-http.socket"), r.log.join("\n"));
+    assert.ok(!r.log.some((x) => /stop .*\.socket/.test(x)));
   } finally {
     w.cleanup();
   }

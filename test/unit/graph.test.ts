@@ -3,12 +3,10 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { dependsOn, loadProgram } from "./program";
-
-const HOST = (name: string, port: number) => ({ name, address: "127.0.0.1", port, user: "deploy", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOeZ" });
+import { crossHostWaits, dependsOn, loadProgram, mockHost } from "./program";
 
 test("one component tree per host, in dependency order, secrets kept secret", async () => {
-  const { program, seen, graph } = await loadProgram([HOST("web1", 2201), HOST("web2", 2202)]);
+  const { program, seen, graph } = await loadProgram([mockHost("web1", 2201), mockHost("web2", 2202)]);
   for (const h of ["web1", "web2"]) {
     for (const c of ["user", "subids", "linger", "files", "cert", "secret", "image", "service"]) {
       assert.ok(seen.some((r) => r.name === `${h}-${c}` && r.type.startsWith("flagun:")), `component ${h}-${c}`);
@@ -37,9 +35,12 @@ test("one component tree per host, in dependency order, secrets kept secret", as
       ["health", "unit"],
     ];
     for (const [a, b] of order) assert.ok(dependsOn(graph, `${h}-${a}`, `${h}-${b}`), `${h}-${a} must come after ${h}-${b}`);
-    // Nothing of one host waits on the other: hosts provision in parallel.
-    assert.ok(!dependsOn(graph, `${h}-health`, `${h === "web1" ? "web2" : "web1"}-user`));
   }
+  // Rollout serial (the default; graphRollout.test.ts has the details): web1 waits for nothing of web2,
+  // and web2 provisions in parallel with web1 until its switch.
+  assert.deepEqual(crossHostWaits(graph, "web1", "web2"), []);
+  for (const c of ["ssh-check", "user", "image", "app-stage", "dirs"]) assert.ok(!crossHostWaits(graph, "web2", "web1").includes(`web2-${c}`), `web2-${c} waits for web1`);
+  assert.ok(dependsOn(graph, "web2-reload", "web1-health"));
   // One drift state per host, a child of its site; never refreshed here, so no command carries a repair token.
   assert.deepEqual(seen.filter((r) => r.type === "pulumi-nodejs:dynamic/flagun:HostState").map((r) => r.name), ["web1-state", "web2-state"]);
   for (const r of seen.filter((r) => r.type === "command:remote:Command")) {

@@ -4,13 +4,11 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { dependsOn, loadProgram } from "./program";
-
-const HOST = { name: "web1", address: "127.0.0.1", port: 2201, user: "deploy", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOeZ" };
+import { dependencies, dependsOn, loadProgram, mockHost } from "./program";
 
 test("release command, env secrets and outputs in the graph", async () => {
   const { program, seen, graph } = await loadProgram(
-    [HOST],
+    [mockHost("web1", 2201)],
     { appSecrets: JSON.stringify({ API_TOKEN: "t0ken" }), releaseCommand: "flask init-db", appEnv: JSON.stringify({ GREETING: "hi" }) },
     ["appSecrets"],
   );
@@ -26,6 +24,10 @@ test("release command, env secrets and outputs in the graph", async () => {
     ["unit", "env-secret-API_TOKEN"],
   ];
   for (const [a, b] of order) assert.ok(dependsOn(graph, `web1-${a}`, `web1-${b}`), `web1-${a} must come after web1-${b}`);
+  // One host: no previous host to wait for, whatever the rollout (serial by default).
+  for (const r of seen.filter((r) => r.name.startsWith("web1-"))) {
+    for (const d of dependencies(graph, r.name)) assert.match(d, /^web1-/, `${r.name} waits for ${d}`);
+  }
   const secret = seen.find((r) => r.name === "web1-env-secret-API_TOKEN")!;
   assert.ok(pulumi.Output.isInstance(secret.props.stdin) && (await (secret.props.stdin as any).isSecret), "appSecrets value stdin is secret");
   const release = seen.find((r) => r.name === "web1-release")!;

@@ -66,16 +66,30 @@ export async function loadProgram(hosts: object[], config: Record<string, string
   return { program, seen, graph };
 }
 
-export function dependsOn(graph: Map<string, Set<string>>, a: string, b: string): boolean {
+/** A hosts entry for the mocked program: only the name and SSH port differ between hosts. */
+export const mockHost = (name: string, port: number) => ({ name, address: "127.0.0.1", port, user: "deploy", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOeZ" });
+
+/** A host's commands that change what it serves (with a releaseCommand set), by name after `<host>-`. */
+export const SWITCH = ["release", "config-install", "reload", "unit", "health"];
+
+/** Every resource `a` waits for, directly or through others (names). */
+export function dependencies(graph: Map<string, Set<string>>, a: string): Set<string> {
   const todo = [...(graph.get(a) ?? [])];
   const done = new Set<string>();
   while (todo.length) {
     const x = todo.pop()!;
-    if (x === b) return true;
     if (done.has(x)) continue;
     done.add(x);
     todo.push(...(graph.get(x) ?? []));
   }
-  return false;
+  return done;
 }
 
+export function dependsOn(graph: Map<string, Set<string>>, a: string, b: string): boolean {
+  return dependencies(graph, a).has(b);
+}
+
+/** The resources of host `from` that wait for some resource of host `on` (names are `<host>-...`). */
+export function crossHostWaits(graph: Map<string, Set<string>>, from: string, on: string): string[] {
+  return [...graph.keys()].filter((r) => r.startsWith(`${from}-`) && [...dependencies(graph, r)].some((d) => d.startsWith(`${on}-`)));
+}
