@@ -7,7 +7,9 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { buildImage, loadBaseArchive, removeImage } from "../lib/commands/podman";
 import { hashParts, short } from "../lib/hash";
+import { BASE_IMAGE, IMAGE } from "../lib/commands/drift";
 import { HostContext, hostCommand } from "./context";
+import { RepairsInput, repaired } from "./hostState";
 import { UploadEntry, upload } from "./upload";
 
 /** The build context's app-requirements.txt for an app without a requirements.txt. */
@@ -15,9 +17,11 @@ const NO_APP_REQUIREMENTS = "# the app has no requirements.txt\n";
 
 export class PodmanImage extends pulumi.ComponentResource {
   readonly imageRef: string;
+  /** The base image loaded from `baseImageArchive`, when there is one. */
+  readonly baseArchiveImage?: string;
   readonly ready: pulumi.Resource;
 
-  constructor(name: string, ctx: HostContext, args: { repoDir: string; after: pulumi.Resource[] }, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, ctx: HostContext, args: { repoDir: string; after: pulumi.Resource[]; repairs?: RepairsInput }, opts?: pulumi.ComponentResourceOptions) {
     super("flagun:site:PodmanImage", name, {}, opts);
     const { site, layout: l, priv } = ctx;
     const repo = (p: string) => path.join(args.repoDir, p);
@@ -26,14 +30,15 @@ export class PodmanImage extends pulumi.ComponentResource {
 
     if (site.baseImageArchive) {
       const baseHash = short(hashParts([{ name: "base", file: site.baseImageArchive }]));
-      baseImage = `localhost/flagun-base:${baseHash}`;
+      baseImage = this.baseArchiveImage = `localhost/flagun-base:${baseHash}`;
       const stage = `${l.stageDir}/base-${baseHash}`;
-      const copies = upload(ctx, this, "base", stage, [{ at: "base.tar", source: new pulumi.asset.FileAsset(site.baseImageArchive) }], [], after);
+      const base = { repairs: args.repairs, kinds: [BASE_IMAGE] };
+      const copies = upload(ctx, this, "base", stage, [{ at: "base.tar", source: new pulumi.asset.FileAsset(site.baseImageArchive) }], [], after, base);
       const load = hostCommand(
         ctx,
         this,
         "base-image",
-        { create: loadBaseArchive(priv, l.user, `${stage}/base.tar`, baseImage), delete: removeImage(priv, l.user, baseImage), triggers: [baseImage] },
+        { create: repaired(loadBaseArchive(priv, l.user, `${stage}/base.tar`, baseImage), base.repairs, base.kinds), delete: removeImage(priv, l.user, baseImage), triggers: [baseImage] },
         { dependsOn: copies },
       );
       after = [load];
@@ -61,13 +66,14 @@ export class PodmanImage extends pulumi.ComponentResource {
       { at: "app-requirements.txt", source: new pulumi.asset.StringAsset(appRequirementsText) },
       { at: "build-ca.pem", source: ca ? new pulumi.asset.FileAsset(ca) : new pulumi.asset.StringAsset("# no extra CA bundle for builds (config: buildCaBundle)\n") },
     ];
-    const copies = upload(ctx, this, "build", stage, entries, ["config"], after);
+    const build = { repairs: args.repairs, kinds: [IMAGE] };
+    const copies = upload(ctx, this, "build", stage, entries, ["config"], after, build);
     this.ready = hostCommand(
       ctx,
       this,
       "image",
       {
-        create: buildImage(priv, l, { stage, ref: this.imageRef, baseImage, offline: site.baseImageArchive !== undefined }),
+        create: repaired(buildImage(priv, l, { stage, ref: this.imageRef, baseImage, offline: site.baseImageArchive !== undefined }), build.repairs, build.kinds),
         delete: removeImage(priv, l.user, this.imageRef),
         triggers: [this.imageRef],
       },

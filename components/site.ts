@@ -9,6 +9,7 @@ import { AppSecret } from "./appSecret";
 import { Certificate } from "./certificate";
 import { HostConnection } from "./connection";
 import { HostContext, connectionFor } from "./context";
+import { HostState, expectedState } from "./hostState";
 import { Linger } from "./linger";
 import { PodmanImage } from "./podmanImage";
 import { SiteFiles } from "./siteFiles";
@@ -70,9 +71,12 @@ export class Site extends pulumi.ComponentResource {
     const user = new SystemUser(`${name}-user`, ctx, [connection.ready], child);
     const subIds = new SubIdRange(`${name}-subids`, ctx, [user.ready], child);
     const linger = new Linger(`${name}-linger`, ctx, [subIds.ready], child);
+    // Read by `pulumi refresh` only; its repairs re-run what drifted (README Operations).
+    const state = new HostState(`${name}-state`, ctx, child);
+    const repairs = state.repairs;
     const names = certificateNames(host, site);
-    const files = new SiteFiles(`${name}-files`, ctx, { repoDir: args.repoDir, appHash: app, serverNames: names.filter((n) => !/^[0-9.:]+$/.test(n)), after: [linger.ready] }, child);
-    const cert = new Certificate(`${name}-cert`, ctx, { names, provided: args.providedTls, after: [files.dirs] }, child);
+    const files = new SiteFiles(`${name}-files`, ctx, { repoDir: args.repoDir, appHash: app, serverNames: names.filter((n) => !/^[0-9.:]+$/.test(n)), after: [linger.ready], repairs }, child);
+    const cert = new Certificate(`${name}-cert`, ctx, { names, provided: args.providedTls, after: [files.dirs], repairs }, child);
     const secret = new AppSecret(`${name}-secret`, ctx, { podmanName: ctx.layout.secretName, resourceName: "app-secret", value: args.appSecret, after: [linger.ready] }, child);
     const envSecrets = site.appSecretNames.map(
       (n) =>
@@ -92,7 +96,7 @@ export class Site extends pulumi.ComponentResource {
     const secretIds = pulumi
       .all(allSecrets.map((s) => s.secretId))
       .apply((ids) => Object.fromEntries(ids.map((id, i) => [i === 0 ? ctx.layout.secretName : ctx.layout.envSecretName(site.appSecretNames[i - 1]), id])));
-    const image = new PodmanImage(`${name}-image`, ctx, { repoDir: args.repoDir, after: [linger.ready, files.dirs] }, child);
+    const image = new PodmanImage(`${name}-image`, ctx, { repoDir: args.repoDir, after: [linger.ready, files.dirs], repairs }, child);
     const service = new WebService(
       `${name}-service`,
       ctx,
@@ -106,9 +110,11 @@ export class Site extends pulumi.ComponentResource {
         files: [...files.ready, ...cert.files, ...allSecrets.map((s) => s.ready)],
         image: image.ready,
         switchAfter: args.switchAfter,
+        repairs,
       },
       child,
     );
+    state.describe(expectedState(site, ctx.layout, { imageRef: image.imageRef, baseImage: image.baseArchiveImage, appHash: files.appHash, settingsHash: files.settingsHash, configFiles: files.configFiles }));
 
     this.url = `https://${host.address.includes(":") ? `[${host.address}]` : host.address}:${site.httpsPort}/`;
     this.httpUrl = this.url.replace(/^https:/, "http:").replace(`:${site.httpsPort}/`, `:${site.httpPort}/`);

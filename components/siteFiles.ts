@@ -8,9 +8,12 @@ import { createDirs, deleteDirs, installRelease, writeFromStdin } from "../lib/c
 import { hashParts, short } from "../lib/hash";
 import { APP_SETTINGS_FILE, appSettings, renderTemplate, templateValues } from "../lib/render";
 import { HostContext, hostCommand } from "./context";
+import { RepairsInput, repaired } from "./hostState";
 import { upload } from "./upload";
 
 export const CONFIG_TEMPLATES = ["nginx.conf", "gunicorn.conf.py", "logrotate.conf"];
+/** The files WebService installs into the config directory (each one a drift repair kind, see HostState). */
+export const CONFIG_FILES = [...CONFIG_TEMPLATES, APP_SETTINGS_FILE];
 
 export class SiteFiles extends pulumi.ComponentResource {
   /** Ready once the directories exist: certificates and secrets are written after this. */
@@ -21,8 +24,10 @@ export class SiteFiles extends pulumi.ComponentResource {
   readonly settingsHash: string;
   /** Resources whose completion means app code and config are in place. */
   readonly ready: pulumi.Resource[];
+  /** The declared text of each of CONFIG_FILES. */
+  readonly configFiles: { file: string; text: string }[];
 
-  constructor(name: string, ctx: HostContext, args: { repoDir: string; /** lib/hash appHash of site.appDir. */ appHash: string; serverNames: string[]; after: pulumi.Resource[] }, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, ctx: HostContext, args: { repoDir: string; /** lib/hash appHash of site.appDir. */ appHash: string; serverNames: string[]; after: pulumi.Resource[]; repairs?: RepairsInput }, opts?: pulumi.ComponentResourceOptions) {
     super("flagun:site:SiteFiles", name, {}, opts);
     const { site, layout: l, priv } = ctx;
     const installPath = site.installPath;
@@ -45,20 +50,20 @@ export class SiteFiles extends pulumi.ComponentResource {
     const values = templateValues(site, args.serverNames);
     const settings = appSettings(site);
     this.settingsHash = hashParts([{ name: APP_SETTINGS_FILE, text: settings }]);
-    const rendered = [
+    const rendered = (this.configFiles = [
       ...CONFIG_TEMPLATES.map((f) => ({
         file: f,
         text: renderTemplate(f, fs.readFileSync(path.join(args.repoDir, "config", `${f}.tmpl`), "utf8"), values),
       })),
       { file: APP_SETTINGS_FILE, text: settings },
-    ];
+    ]);
     this.configHash = hashParts(rendered.map((r) => ({ name: r.file, text: r.text })));
     const configs = rendered.map((r) =>
       hostCommand(
         ctx,
         this,
         `config-${r.file.replace(/\./g, "-")}`,
-        { create: writeFromStdin(priv, l.user, `${l.configStageDir}/${r.file}`, "0640"), stdin: r.text },
+        { create: repaired(writeFromStdin(priv, l.user, `${l.configStageDir}/${r.file}`, "0640"), args.repairs, [r.file]), stdin: r.text },
         { dependsOn: this.dirs },
       ),
     );

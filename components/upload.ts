@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
 import { createStage, removeStage } from "../lib/commands/files";
 import { HostContext, hostCommand } from "./context";
+import { RepairsInput, repairTriggers, repaired } from "./hostState";
 
 export interface UploadEntry {
   /** Path inside the stage: a file name, or the directory name a FileArchive lands under. */
@@ -19,13 +20,19 @@ export function upload(
   entries: UploadEntry[],
   subdirs: string[],
   dependsOn: pulumi.Input<pulumi.Resource>[],
+  /** Drift repairs that need this upload again (what it feeds consumes and removes the stage). */
+  repair?: { repairs: RepairsInput; kinds: string[] },
 ): pulumi.Resource[] {
   const dir = hostCommand(
     ctx,
     parent,
     `${name}-stage`,
     // The stage path carries the content hash: a new hash replaces the stage (create new, delete old).
-    { create: createStage(ctx.priv, ctx.layout.stageDir, stage, subdirs), delete: removeStage(ctx.priv, stage), triggers: [stage] },
+    {
+      create: repaired(createStage(ctx.priv, ctx.layout.stageDir, stage, subdirs), repair?.repairs, repair?.kinds ?? []),
+      delete: removeStage(ctx.priv, stage),
+      triggers: [stage],
+    },
     { dependsOn },
   );
   return entries.map(
@@ -33,7 +40,13 @@ export function upload(
       new remote.CopyToRemote(
         `${ctx.host.name}-${name}-copy-${e.at.replace(/[^A-Za-z0-9]+/g, "-")}`,
         // A directory archive is copied *into* an existing directory, so its target is the stage itself.
-        { connection: ctx.connection, source: e.source, remotePath: e.source instanceof pulumi.asset.FileArchive ? stage : `${stage}/${e.at}` },
+        {
+          connection: ctx.connection,
+          source: e.source,
+          remotePath: e.source instanceof pulumi.asset.FileArchive ? stage : `${stage}/${e.at}`,
+          // A replacement copies again; deleting a copy changes nothing on the host.
+          triggers: repair && repairTriggers(repair.repairs, repair.kinds),
+        },
         { parent, dependsOn: [dir] },
       ),
   );

@@ -7,7 +7,11 @@ import { deployUnit, removeUnit } from "../lib/commands/deploy";
 import { configInstall, healthGate, releaseCommand, reloadService } from "../lib/commands/service";
 import { configCheckRun, containerRun, unitFiles } from "../lib/render";
 import { q } from "../lib/shell";
+import { UNIT } from "../lib/commands/drift";
+import { TLS_FILES } from "./certificate";
 import { HostContext, hostCommand } from "./context";
+import { RepairsInput, repaired } from "./hostState";
+import { CONFIG_FILES } from "./siteFiles";
 
 export interface WebServiceArgs {
   imageRef: string;
@@ -26,6 +30,8 @@ export interface WebServiceArgs {
   image: pulumi.Resource;
   /** Rolling deploys: what must have finished (the previous host's health gate) before this host changes what it serves. */
   switchAfter?: pulumi.Resource[];
+  /** Drift repairs (HostState): config files, certificate files and the unit re-run the steps that install them. */
+  repairs?: RepairsInput;
 }
 
 export class WebService extends pulumi.ComponentResource {
@@ -47,7 +53,7 @@ export class WebService extends pulumi.ComponentResource {
       ctx,
       this,
       "config-install",
-      { create: configInstall(priv, l, configCheckRun(l, args.imageRef)), triggers: [args.configHash] },
+      { create: repaired(configInstall(priv, l, configCheckRun(l, args.imageRef)), args.repairs, CONFIG_FILES), triggers: [args.configHash] },
       { dependsOn: before },
     );
 
@@ -64,7 +70,7 @@ export class WebService extends pulumi.ComponentResource {
           ),
         ]
       : [];
-    const reload = hostCommand(ctx, this, "reload", { create: reloadService(priv, l), triggers: args.reloadTriggers }, { dependsOn: [...before, config, ...release] });
+    const reload = hostCommand(ctx, this, "reload", { create: repaired(reloadService(priv, l), args.repairs, [...CONFIG_FILES, TLS_FILES.cert, TLS_FILES.key]), triggers: args.reloadTriggers }, { dependsOn: [...before, config, ...release] });
     const files = args.secretIds.apply((secretIds) => unitFiles(site, l, { imageRef: args.imageRef, appHash: args.appHash, secretIds, settingsHash: args.settingsHash }));
     // Its own log file (not the journal, which the system user may not read): its failure shows its output.
     const candidate = containerRun(site, l, args.imageRef, args.appHash, `-d --replace --name ${q(l.candidateName)} --log-driver k8s-file`);
@@ -72,7 +78,7 @@ export class WebService extends pulumi.ComponentResource {
       ctx,
       this,
       "unit",
-      { create: files.apply((f) => deployUnit(priv, l, f, candidate)), delete: removeUnit(priv, l) },
+      { create: repaired(files.apply((f) => deployUnit(priv, l, f, candidate)), args.repairs, [UNIT]), delete: removeUnit(priv, l) },
       { dependsOn: [...before, config, reload, ...release], customTimeouts: { create: "30m" } },
     );
     const unitHash = files.apply((f) => crypto.createHash("sha256").update(JSON.stringify(f)).digest("hex"));
@@ -80,7 +86,7 @@ export class WebService extends pulumi.ComponentResource {
       ctx,
       this,
       "health",
-      { create: healthGate(priv, l, site.httpsPort, site.healthPath), triggers: [unitHash, ...args.reloadTriggers] },
+      { create: repaired(healthGate(priv, l, site.httpsPort, site.healthPath), args.repairs, "all"), triggers: [unitHash, ...args.reloadTriggers] },
       { dependsOn: [unit, reload] },
     );
     this.gate = gate;

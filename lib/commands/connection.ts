@@ -21,12 +21,20 @@ export function sshTarget(h: HostConfig): string {
  * nothing from the operator's ~/.ssh/config applies. Prints one line; on failure that line is the cause.
  */
 export function connectionCheck(h: HostConfig): string {
+  return sshRun(h, "true");
+}
+
+/**
+ * `connectionCheck`'s login, running `remote` (a command for the admin user's shell) instead of `true`:
+ * on success its output, then the "connected" line; on failure one line naming the cause, as the check.
+ */
+export function sshRun(h: HostConfig, remote: string): string {
   const target = sshTarget(h);
   const keyType = h.hostKey.split(" ")[0];
   const fail = (msg: string) => `echo ${q(`ssh ${target}: `)}"${msg}" >&2; exit 1`;
   return script(
-    'key=$(mktemp) && known=$(mktemp) || exit 1',
-    'trap \'rm -f "$key" "$known"\' EXIT',
+    'key=$(mktemp) && known=$(mktemp) && err=$(mktemp) || exit 1',
+    'trap \'rm -f "$key" "$known" "$err"\' EXIT',
     'cat > "$key"',
     // OpenSSH refuses a key file whose last line has no newline.
     '[ ! -s "$key" ] || [ -z "$(tail -c 1 "$key")" ] || echo >> "$key"',
@@ -39,10 +47,10 @@ export function connectionCheck(h: HostConfig): string {
     "i=0",
     "while :; do",
     "  i=$((i+1))",
-    `  rc=0; out=$(ssh "$@" -- ${q(h.address)} true 2>&1 </dev/null) || rc=$?`,
+    `  rc=0; out=$(ssh "$@" -- ${q(h.address)} ${q(remote)} 2>"$err" </dev/null) || rc=$?`,
+    `  [ $rc != 0 ] || { [ -z "$out" ] || printf '%s\\n' "$out"; echo ${q(`ssh ${target}: connected`)}" (host key $pinned)"; exit 0; }`,
     // ssh ends its error lines with CR LF.
-    "  out=$(printf '%s\\n' \"$out\" | tr -d '\\r')",
-    `  [ $rc != 0 ] || { echo ${q(`ssh ${target}: connected`)}" (host key $pinned)"; exit 0; }`,
+    "  out=$(tr -d '\\r' < \"$err\")",
     '  case "$out" in',
     `    *"Permission denied"*) ${fail(`unable to authenticate as ${h.user}: publickey refused, tried $how (not retried)`)};;`,
     '    *"IDENTIFICATION HAS CHANGED"*|*"Host key verification failed"*|*"no matching host key type"*)',

@@ -153,6 +153,8 @@ export function deployScript(l: Layout, f: UnitFiles, candidateRun: string): str
     "fi",
     ...restartUnit,
     `systemctl --user enable --now ${q(`${l.containerName}-logrotate.timer`)} 2>&1`,
+    // Started at boot even after an operator's `disable` (a drift repair re-runs this); no effect when they are.
+    `systemctl --user enable ${sockets} 2>&1`,
     pruneReleases(l),
     `echo "${l.unitName} serves the new version"`,
   );

@@ -112,10 +112,18 @@ build_plugin() {
   log "plugin $name $v built in $((SECONDS - t0)) s"
 }
 
+# Dynamic providers (components/hostState.ts) run in the `pulumi-nodejs` plugin: a launcher script that
+# @pulumi/pulumi ships (the official CLI release carries the same one); a CLI built from Go modules lacks it. Copied,
+# not linked: it only starts the SDK's provider found from the program's directory, so any checkout's serves.
+install_dynamic_provider() {
+  install -m 0755 "$REPO_ROOT/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs" "$FLAGUN_CACHE/bin/pulumi-resource-pulumi-nodejs"
+}
+
 ensure_pulumi_toolchain() {
   mkdir -p "$TOOLS" "$FLAGUN_CACHE/bin"
   install_cli
   local p; for p in command tls random; do install_plugin "$p"; done
+  install_dynamic_provider
   # Every piece must be a compiled binary: a script here would mean a re-implementation crept back in.
   local b; for b in pulumi pulumi-language-nodejs pulumi-resource-command pulumi-resource-tls pulumi-resource-random; do
     head -c 4 "$FLAGUN_CACHE/bin/$b" | grep -q $'^\x7fELF' || die "$FLAGUN_CACHE/bin/$b is not a compiled binary"

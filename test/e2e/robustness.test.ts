@@ -5,6 +5,7 @@
 //   2. first provisioning interrupted (SIGINT, then SIGKILL) during the image build, recovered, converged;
 //   7. TLS scan with sslscan; 5. secrets grep; 6. least privilege; 1. reboot;
 //   2. SSH dropped while an up runs, the next up converges;
+//  11. drift: what an operator changed on the host, healed by `pulumi up --refresh` (and `refresh` + `up`);
 //   8. destroy after all that leaves nothing behind, except an operator's file it reports (and keeps).
 // Ends with one results table (lines starting with `# `), copied into the README.
 import { test } from "node:test";
@@ -14,7 +15,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { execFileSync, spawn } from "node:child_process";
 import { freePort, startHost, TestHost } from "../host/vm";
-import { ConfigMap } from "@pulumi/pulumi/automation";
+import { ConfigMap, EngineEvent } from "@pulumi/pulumi/automation";
 import { REPO, SiteStack, asUserPrefix, assertUninstalled, cliEnv, httpsGet, pulumiCli, readTree, sh, siteStack, underLoad, waitFor } from "./harness";
 
 const log = (m: string) => console.log(`# ${new Date().toISOString().slice(11, 19)} ${m}`);
@@ -417,6 +418,75 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       assert.ok(refs.some((i) => /^localhost\/flagun-base:[0-9a-f]+$/.test(i)), `base image missing: ${figure}`);
       assert.equal(refs.length, 2, `unexpected images (a dangling <none> is the killed run's orphaned build finishing on the host): ${figure}`);
       return figure;
+    });
+
+    // ---------------------------------------------------------------------------------------------
+    // 11 drift: an operator's change on the host; `pulumi up --refresh` (or `pulumi refresh`, then `pulumi up`)
+    // finds it and re-runs exactly the commands that repair it; a plain `up` after that changes nothing and
+    // logs in nowhere. `ran` is every resource the healing run changed, from the engine's events.
+    const drift = (name: string, act: string, want: { found?: RegExp; ran: (found: string[]) => string[]; back: string }, refreshFirst = false) =>
+      step(`11 drift: ${name}, then ${refreshFirst ? "pulumi refresh + up" : "pulumi up --refresh"} heals it; a plain up runs nothing`, async () => {
+        const u = asUserPrefix(user, out.hosts.value.vm.uid);
+        await sh(host, act.replace(/\$u/g, u));
+        const before = await sessions();
+        const ran = new Set<string>();
+        const onEvent = (e: EngineEvent) => {
+          const m = e.resOutputsEvent?.metadata;
+          if (m && !["same", "refresh", "read"].includes(m.op) && m.type !== "pulumi:pulumi:Stack") ran.add(m.urn.split("::").pop()!);
+        };
+        const t0 = Date.now();
+        if (refreshFirst) await s.stack.refresh({ onOutput: (o) => (printed += o) });
+        await s.stack.up({ refresh: !refreshFirst, onEvent, onOutput: (o) => (printed += o) });
+        const upS = (Date.now() - t0) / 1000;
+        const logins = (await sessions()) - before - 1;
+        const deployment = (await s.stack.exportStack()).deployment as { resources: { type: string; outputs?: { found?: string[] } }[] };
+        const found = deployment.resources.find((r) => r.type.endsWith(":HostState"))?.outputs?.found ?? [];
+        log(`drift ${name}: refresh found ${JSON.stringify(found)}; ran ${[...ran].join(", ")}`);
+        const res = await httpsGet(url, out.certificatePem.value);
+        assert.equal(res.status, 200);
+        assert.equal(res.body, "Hello, World!");
+        await sh(host, want.back.replace(/\$u/g, u));
+        if (want.found) assert.ok(found.some((f) => want.found!.test(f)), `the refresh found ${JSON.stringify(found)}, not ${want.found}`);
+        assert.deepEqual([...ran].sort(), want.ran(found).sort(), "what the healing run changed");
+        const quiet = await sessions();
+        const again = new Set<string>();
+        const plain = await s.stack.up({ onEvent: (e) => { const m = e.resOutputsEvent?.metadata; if (m && m.op !== "same") again.add(`${m.op} ${m.urn.split("::").pop()}`); } });
+        const plainLogins = (await sessions()) - quiet - 1;
+        assert.deepEqual([...again], [], "a plain up after the repair changes nothing");
+        assert.equal(plainLogins, 0, "a plain up after the repair logs in nowhere");
+        return `found ${JSON.stringify(found)}; ${refreshFirst ? "refresh + up" : "up --refresh"} ${upS.toFixed(0)} s ran ${[...ran].join(", ") || "nothing"} (${logins} SSH logins); 200; back; plain up: ${JSON.stringify(plain.summary.resourceChanges)}, ${plainLogins} logins`;
+      });
+    const unitRepair = ["vm-unit", "vm-health"];
+    await drift("nginx.conf deleted", "sudo rm /opt/flagun/site/config/nginx.conf", {
+      found: /^nginx\.conf: \/opt\/flagun\/site\/config\/nginx\.conf is missing$/,
+      ran: () => ["vm-config-nginx-conf", "vm-config-install", "vm-reload", "vm-health"],
+      back: "sudo test -s /opt/flagun/site/config/nginx.conf",
+    });
+    await drift("unit stopped (systemctl --user stop)", "$u systemctl --user stop flagun-web.service", {
+      found: /^unit: flagun-web\.service is inactive$/,
+      ran: () => unitRepair,
+      back: "$u systemctl --user is-active --quiet flagun-web.service",
+    });
+    await drift("https socket disabled (systemctl --user disable)", "$u systemctl --user disable flagun-web-https.socket", {
+      found: /^unit: flagun-web-https\.socket is active and disabled/,
+      ran: () => unitRepair,
+      back: "[ \"$($u systemctl --user is-enabled flagun-web-https.socket)\" = enabled ]",
+    }, true);
+    await drift("Quadlet unit file removed", "sudo rm /opt/flagun/.config/containers/systemd/flagun-web.container", {
+      found: /^unit: \/opt\/flagun\/\.config\/containers\/systemd\/flagun-web\.container is missing$/,
+      ran: () => unitRepair,
+      back: "sudo test -s /opt/flagun/.config/containers/systemd/flagun-web.container",
+    });
+    // systemd restarts the unit of a removed container itself (Restart=on-failure): the refresh may find it
+    // back already, and then nothing runs.
+    await drift("container removed (podman rm -f)", "$u podman rm -f flagun-web >/dev/null", {
+      ran: (found) => (found.some((f) => f.startsWith("unit:")) ? unitRepair : []),
+      back: "$u podman container exists flagun-web",
+    });
+    await drift("image removed (unit stopped, podman rmi)", `$u systemctl --user stop flagun-web.service && $u podman rmi ${out.hosts.value.vm.imageRef} >/dev/null`, {
+      found: /^image: image localhost\/flagun-web:[0-9a-f]+ is missing$/,
+      ran: () => ["vm-build-stage", "vm-build-copy-Containerfile", "vm-build-copy-container", "vm-build-copy-config-requirements-txt", "vm-build-copy-app-requirements-txt", "vm-build-copy-build-ca-pem", "vm-image", ...unitRepair],
+      back: `$u podman image exists ${out.hosts.value.vm.imageRef}`,
     });
 
     // ---------------------------------------------------------------------------------------------

@@ -94,6 +94,18 @@ test("switch on a serving site: candidate first, then the standby takes the sock
   }
 });
 
+test("a re-run on a serving site (a drift repair: a socket was disabled) enables both sockets again and never stops them", () => {
+  const w = setup({ active: ["flagun-web-https.socket", "flagun-web-http.socket", "flagun-web.service"], unhealthy: [], socketsOnDisk: true });
+  try {
+    const r = w.run();
+    assert.equal(r.code, 0, r.out);
+    assert.ok(r.log.includes("systemctl --user enable flagun-web-https.socket flagun-web-http.socket"), r.log.join("\n"));
+    assert.ok(!r.log.some((x) => /stop .*\.socket/.test(x)));
+  } finally {
+    w.cleanup();
+  }
+});
+
 test("a candidate that fails its check: up fails with its logs; no unit file written, nothing started, stopped or restarted", () => {
   const w = setup({ active: ["flagun-web-https.socket", "flagun-web-http.socket", "flagun-web.service"], unhealthy: ["flagun-web-candidate"], socketsOnDisk: true });
   try {

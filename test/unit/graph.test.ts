@@ -41,6 +41,12 @@ test("one component tree per host, in dependency order, secrets kept secret", as
   assert.deepEqual(crossHostWaits(graph, "web1", "web2"), []);
   for (const c of ["ssh-check", "user", "image", "app-stage", "dirs"]) assert.ok(!crossHostWaits(graph, "web2", "web1").includes(`web2-${c}`), `web2-${c} waits for web1`);
   assert.ok(dependsOn(graph, "web2-reload", "web1-health"));
+  // One drift state per host, a child of its site; never refreshed here, so no command carries a repair token.
+  assert.deepEqual(seen.filter((r) => r.type === "pulumi-nodejs:dynamic/flagun:HostState").map((r) => r.name), ["web1-state", "web2-state"]);
+  for (const r of seen.filter((r) => r.type === "command:remote:Command")) {
+    const create = await new Promise<string>((res) => pulumi.output(r.props.create as string).apply(res));
+    assert.doesNotMatch(create ?? "", /# drift repair/, r.name);
+  }
   // Every remote command is a child of a component, never a stray top-level resource.
   for (const r of seen.filter((r) => r.type.startsWith("command:"))) assert.ok(r.parent, `${r.name} has a parent`);
   // The private key and the app secret only travel as secrets.

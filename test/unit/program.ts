@@ -22,7 +22,8 @@ function selfSignedPem(): string {
   return pem;
 }
 
-export async function loadProgram(hosts: object[], config: Record<string, string> = {}, secretKeys: string[] = []) {
+/** `outputsOf`: extra outputs the mocked engine returns for resources of a type (say, what a refresh found). */
+export async function loadProgram(hosts: object[], config: Record<string, string> = {}, secretKeys: string[] = [], outputsOf: Record<string, object> = {}) {
   const pem = selfSignedPem();
   const stdoutFor = (name: string) =>
     name.endsWith("-user") ? "1001" : name.endsWith("-subids") ? "165536 65536" : name.endsWith("-preflight") ? "podman 5.4.2" : name.endsWith("app-secret") ? "abc123" : "ok";
@@ -30,7 +31,14 @@ export async function loadProgram(hosts: object[], config: Record<string, string
     {
       newResource: (a) => ({
         id: `${a.name}-id`,
-        state: { ...a.inputs, ...(a.type === "tls:index/selfSignedCert:SelfSignedCert" ? { certPem: pem } : {}), ...(a.type === "command:remote:Command" ? { stdout: stdoutFor(a.name) } : {}) },
+        state: {
+          ...a.inputs,
+          ...(a.type === "tls:index/selfSignedCert:SelfSignedCert" ? { certPem: pem } : {}),
+          ...(a.type === "command:remote:Command" ? { stdout: stdoutFor(a.name) } : {}),
+          // What HostState's check gives a first preview (no counters yet); mocks run no provider.
+          ...(a.type === "pulumi-nodejs:dynamic/flagun:HostState" ? { repairs: {} } : {}),
+          ...outputsOf[a.type],
+        },
       }),
       call: (a) => a.inputs,
     },
