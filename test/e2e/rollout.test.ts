@@ -1,6 +1,6 @@
 // Issue 12 item 3, rolling deploys, end to end: two VMs in one stack (hosts `a` and `b`), rollout serial.
-// A good app change reaches both, and the engine's events show host b switching only after host a's health
-// gate passed; a broken app change fails `up` at host a with the cause named, a keeps serving the previous
+// The cold up reaches both, and the engine's events show host b switching only after host a's health gate
+// passed; a broken app change fails `up` at host a with the cause named, a keeps serving the previous
 // version and b is untouched (same body, unit file, app code and processes; none of its switch commands ran).
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
@@ -71,9 +71,12 @@ test("rolling deploy across two hosts: serial order, a broken version stops at t
   const main = path.join(s.workDir, "flask_app", "main.py");
   const original = fs.readFileSync(main, "utf8");
 
-  await t.test("cold up: both hosts serve Hello, World! over verified TLS", async () => {
+  // A cold up is a deploy like any other: with rollout serial, host b's switch (its config install onwards)
+  // waits for host a's health gate, while b's uploads and image build run alongside a's.
+  await t.test("cold up, rollout serial: both hosts serve over verified TLS; b's first switch started after a's health gate finished", async () => {
+    const rec = stepRecorder();
     const t0 = Date.now();
-    const up = await s.stack.up({ onOutput: (o) => process.stdout.write(o.replace(/^/gm, "#   ")) });
+    const up = await s.stack.up({ suppressProgress: true, onEvent: rec.onEvent, onOutput: (o) => process.stdout.write(o.replace(/^/gm, "#   ")) });
     log(`cold up of both hosts: ${seconds(Date.now() - t0)}`);
     Object.assign(out, up.outputs);
     for (const [h, vm] of [["a", a], ["b", b]] as const) {
@@ -82,27 +85,20 @@ test("rolling deploy across two hosts: serial order, a broken version stops at t
       ca[h] = pem;
       assert.equal(await body(h), "200 Hello, World!");
     }
-  });
-
-  await t.test("good app change, rollout serial: both serve it; b's first switch started after a's health gate finished", async () => {
-    assert.ok(out.hosts, "the cold up did not finish");
-    fs.writeFileSync(main, original.replace("Hello, World!", "Hello, rollout!"));
-    const rec = stepRecorder();
-    const t0 = Date.now();
-    await s.stack.up({ onEvent: rec.onEvent });
-    log(`app change up: ${seconds(Date.now() - t0)}`);
-    for (const h of ["a", "b"] as const) assert.equal(await body(h), "200 Hello, rollout!");
     const aGate = rec.of("a", /^health$/)[0];
     assert.ok(aGate?.endSeq !== undefined, `a-health ran and finished: ${JSON.stringify(rec.steps)}`);
     const bSwitch = rec.of("b", SWITCH).sort((x, y) => x.startSeq - y.startSeq);
     assert.ok(bSwitch.length > 0, "b switched");
     assert.ok(bSwitch[0].startSeq > aGate.endSeq!, `b-${bSwitch[0].name} (event ${bSwitch[0].startSeq}) started before a-health finished (event ${aGate.endSeq})`);
-    // Only the switch waits: b's upload of the new code ran while a was still switching.
-    const bUpload = rec.of("b", /^app-stage$/)[0];
-    assert.ok(bUpload && bUpload.startSeq < aGate.endSeq!, "b's upload ran alongside a");
+    // Only the switch waits: b's upload of the code and its image build ran while a was still on its way.
+    for (const what of [/^app-stage$/, /^image$/]) {
+      const bStep = rec.of("b", what)[0];
+      assert.ok(bStep && bStep.startSeq < aGate.endSeq!, `b's ${what.source} ran alongside a`);
+    }
     log(
       `a-health finished at +${seconds(aGate.endMs!)} (started +${seconds(aGate.startMs)}); b's first switch ${bSwitch[0].name} started at ` +
-        `+${seconds(bSwitch[0].startMs)}, b-health finished at +${seconds(rec.of("b", /^health$/)[0]?.endMs ?? NaN)}; b-app-stage started at +${seconds(bUpload.startMs)}`,
+        `+${seconds(bSwitch[0].startMs)}, b-health finished at +${seconds(rec.of("b", /^health$/)[0]?.endMs ?? NaN)}; ` +
+        `b-app-stage started at +${seconds(rec.of("b", /^app-stage$/)[0].startMs)}, b-image at +${seconds(rec.of("b", /^image$/)[0].startMs)}`,
     );
   });
 
@@ -135,10 +131,10 @@ test("rolling deploy across two hosts: serial order, a broken version stops at t
       assert.match(error.message, /RuntimeError: rollout e2e: broken at import/);
     });
     await t2.test("a still serves the previous version", async () => {
-      assert.equal(await body("a"), "200 Hello, rollout!");
+      assert.equal(await body("a"), "200 Hello, World!");
     });
     await t2.test("b untouched: same body, unit file, app code and processes; none of its switch commands ran", async () => {
-      assert.equal(await body("b"), "200 Hello, rollout!");
+      assert.equal(await body("b"), "200 Hello, World!");
       assert.equal(await bState(), before);
       assert.deepEqual(rec.of("b", SWITCH).map((x) => `${x.op} ${x.name}`), []);
     });

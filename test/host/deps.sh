@@ -13,7 +13,7 @@ declare -A need=(
   [ssh-keygen]=openssh-client
   [curl]=curl
   [openssl]=openssl
-  [sslscan]=sslscan             # the TLS scan in test/e2e/site.test.ts
+  [sslscan]=sslscan             # the TLS scan in test/e2e/robustness.test.ts (row 7)
 )
 PATH="$PATH:/usr/sbin:/sbin"
 missing=()

@@ -211,6 +211,7 @@ test("config install: checked in a container that sees only config and logs, the
   };
   assert.ok(at("if [ -z \"$(ls -A /opt/flagun/site/config/.next)\" ]; then echo \"configuration: nothing new\"; exit 0; fi") < at("flagun-check-config /etc/flagun/.next"));
   assert.ok(at("flagun-check-config /etc/flagun/.next 2>&1 || {") < at("mv -f"), "checked before it is installed");
+  assert.ok(at("if systemctl --user is-active --quiet flagun-web.service; then") < at("flagun-check-config"), "checked only while a version serves");
 });
 test("nginx.conf: listens on the public ports' exact addresses (so the inherited sockets match) and on the health socket", () => {
   const c = parseConfig({ hosts: [{ name: "w", address: "127.0.0.1", hostKey: "ssh-ed25519 AAAA" }], httpsPort: 9443, httpPort: 9088 }, "/repo", () => true);
