@@ -92,6 +92,28 @@ const BAD: [string, unknown][] = [
   ["unknownKey", "x"],
   ["hosts", []],
   ["hosts", "not json"],
+  // The rest of the values the robustness group once ran one `preview` each for (as pulumi config gives them: strings).
+  ["systemUser", "flägun"],
+  ["systemUser", "Flagun"],
+  ["systemUser", ""],
+  ["serviceName", "../../etc/systemd"],
+  ["serviceName", "web|id"],
+  ["imageName", "img name"],
+  ["homeDir", "opt/flagun"],
+  ["homeDir", "/root/flagun"],
+  ["installPath", "/srv/síte"],
+  ["installPath", "/" + "x".repeat(250)],
+  ["logPath", "relative/logs"],
+  ["logPath", "/var/log/a b"],
+  ["httpsPort", "-1"],
+  ["httpsPort", "abc"],
+  ["certCommonName", "a'b"],
+  ["certCommonName", 'x"y'],
+  ["certIpAddresses", '["999.1.1.1"]'],
+  ["workers", "many"],
+  ["appDir", "no/such/missing-dir"],
+  ["certRenewBeforeDays", "400"],
+  ["hosts", '{"name":"vm"}'],
 ];
 
 for (const [key, value] of BAD) {
@@ -112,6 +134,7 @@ const BAD_HOSTS: [string, Record<string, unknown>][] = [
   ["name", { name: "Web 1" }],
   ["dnsNames", { dnsNames: ["x$(id).example"] }],
   ["bogus", { bogus: 1 }],
+  ["user", { user: "deploy;id" }],
 ];
 for (const [field, patch] of BAD_HOSTS) {
   test(`rejects hosts[0].${field} = ${JSON.stringify(patch[field])}`, () => {
