@@ -1,9 +1,10 @@
 // Issue 11 "Deploy a real Flask app, unmodified", end to end on one VM and one stack: examples/notes-app
 // (application factory, blueprint, SQLite in the instance folder, its own requirements.txt, `flask init-db`,
 // no health route) deployed with appDir/appModule plus one appEnv, one appSecrets entry and the release
-// command. Data created over HTTP survives an app change with an image rebuild (requirements change) and a
-// reinstall; the release command runs once per deploy; the secret is nowhere in clear; the health check never
-// kills the app; destroy keeps the data (root-owned), and with retainData false deletes it.
+// command. Data created over HTTP survives an app change with an image rebuild (requirements change); the
+// release command runs once per deploy; the secret is nowhere in clear; the health check never
+// kills the app; destroy keeps the data (root-owned). Then the README's operator flow (operator.ts) on the same
+// host: its install takes the kept data over, and its destroy, with retainData false, deletes it.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as crypto from "node:crypto";
@@ -11,13 +12,14 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { EngineEvent } from "@pulumi/pulumi/automation";
 import { freePort, startHost, TestHost } from "../host/vm";
+import { readmeOperatorFlow } from "./operator";
 import { SiteStack, asUserPrefix, assertUninstalled, httpsGet, httpsRequest, readTree, sh, siteStack } from "./harness";
 
 const log = (m: string) => console.log(`# ${new Date().toISOString().slice(11, 19)} ${m}`);
 const USER = "flagun";
 const DATA = "/var/lib/flagun-web";
 
-test("a real Flask app: dependencies, data, config, secrets, release and one-off commands", { timeout: 90 * 60 * 1000 }, async (t) => {
+test("a real Flask app: dependencies, data, config, secrets, release and one-off commands; then the README's operator flow over its kept data", { timeout: 90 * 60 * 1000 }, async (t) => {
   const ports = { https: await freePort(), http: await freePort() };
   const host: TestHost = await startHost({ name: `app-${process.pid}`, forwardPorts: [ports.https, ports.http] });
   t.after(() => host.stop());
@@ -144,14 +146,7 @@ test("a real Flask app: dependencies, data, config, secrets, release and one-off
     await sh(host, `sudo test -s ${DATA}/instance/notes.sqlite`);
   });
 
-  await t.test("up again takes the data over; destroy with retainData false deletes it", async () => {
-    await s.stack.setConfig("retainData", { value: "false" });
-    await up("reinstall over kept data");
-    assert.deepEqual(await notes(), ["first note", "second note"], "the kept data is served again");
-    assert.equal((await sh(host, `sudo stat -c '%U' ${DATA}/instance/notes.sqlite`)).trim(), USER);
-    const uid = vm().uid;
-    log("pulumi destroy (delete data)");
-    await s.stack.destroy();
-    log(await assertUninstalled(host, USER, uid, "/var/log/flagun-web", [DATA]));
-  });
+  // The README's operator flow (operator.ts), on this host: a new stack installs over the data kept above,
+  // takes it over, and its destroy (retainData false) deletes it (one VM for both groups' checks).
+  await readmeOperatorFlow(t, host, ports, { dir: DATA, file: "instance/notes.sqlite" });
 });

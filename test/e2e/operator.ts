@@ -2,15 +2,16 @@
 // commands run as written, by the pulumi CLI in a shell, against the test VM. Only the placeholders
 // (address, port, admin user, host key) are replaced, and only the test host's needs are added (free
 // forwarded ports, the offline base image, this machine's CA bundle), so a README edit that breaks the
-// flow breaks this test.
-import { test } from "node:test";
+// flow breaks this test. app.test.ts runs it on its host after its destroy kept the app's data: this
+// install (a new stack) takes the data over, and its destroy, with retainData false, deletes it.
+import type { TestContext } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { spawn } from "node:child_process";
-import { freePort, startHost, TestHost } from "../host/vm";
-import { REPO, baseImageArchive, copyProject, httpsGet, waitFor } from "./harness";
+import { TestHost } from "../host/vm";
+import { REPO, assertUninstalled, baseImageArchive, copyProject, httpsGet, sh as onHost, waitFor } from "./harness";
 
 const log = (m: string) => console.log(`# ${new Date().toISOString().slice(11, 19)} ${m}`);
 const readme = fs.readFileSync(path.join(REPO, "README.md"), "utf8");
@@ -73,10 +74,21 @@ async function ok(sh: Shell, line: string): Promise<string> {
   return r.out;
 }
 
-test("README: use it on your server, operate it, uninstall it (pulumi CLI, line by line)", { timeout: 90 * 60 * 1000 }, async (t) => {
-  const ports = { https: await freePort(), http: await freePort() };
-  const host: TestHost = await startHost({ name: `operator-${process.pid}`, forwardPorts: [ports.https, ports.http] });
-  t.after(() => host.stop());
+/** App data a previous install's destroy kept on the host: `file` (relative to `dir`) must be taken over intact. */
+export interface KeptData {
+  dir: string;
+  file: string;
+}
+
+/**
+ * The README's block on `host` (its forwarded `ports`), as subtests of `t`: configure, preview, up, every
+ * operator command, the secret rotation, destroy. With `kept`, the up takes that data over and the destroy
+ * (retainData false) deletes it.
+ */
+export async function readmeOperatorFlow(t: TestContext, host: TestHost, ports: { https: number; http: number }, kept: KeptData): Promise<void> {
+
+  const keptHash = (await onHost(host, `sudo sha256sum ${kept.dir}/${kept.file} | cut -d' ' -f1`)).trim();
+  assert.match(keptHash, /^[0-9a-f]{64}$/, "the previous install's data is on the host");
 
   // The operator's machine: their SSH key, the host's pinned key in known_hosts, an empty ~/.pulumi.
   assert.equal(process.getuid?.(), 0, "this test needs root (a private mount namespace for the operator's ~/.pulumi and ~/.ssh)");
@@ -142,6 +154,13 @@ test("README: use it on your server, operate it, uninstall it (pulumi CLI, line 
     assert.equal(res.body, "Hello, World!");
   });
 
+  await t.test("the new install took over the data the previous one's destroy kept: intact, owned by the new user", async () => {
+    const file = `${kept.dir}/${kept.file}`;
+    assert.equal((await onHost(host, `sudo stat -c '%U %a' ${kept.dir}`)).trim(), "flagun 700");
+    assert.equal((await onHost(host, `sudo stat -c %U ${file}`)).trim(), "flagun");
+    assert.equal((await onHost(host, `sudo sha256sum ${file} | cut -d' ' -f1`)).trim(), keptHash, "the kept file is unchanged");
+  });
+
   await t.test("every operator command from `pulumi stack output hosts` works as pasted", async () => {
     const cmds = hosts.web1.operatorCommands as Record<string, string>;
     assert.deepEqual(Object.keys(cmds).sort(), ["accessLog", "containers", "logs", "machinectl", "oneOff", "restart", "status"]);
@@ -173,10 +192,10 @@ test("README: use it on your server, operate it, uninstall it (pulumi CLI, line 
     assert.equal(res.body, "Hello, World!");
   });
 
-  await t.test("pulumi destroy uninstalls", async () => {
+  await t.test("pulumi destroy uninstalls (retainData false: the taken-over data is deleted too)", async () => {
     const uid = hosts.web1.uid as number;
+    await ok(sh, "pulumi config set retainData false");
     await ok(sh, commands[iDestroy]);
-    assert.notEqual((await host.run("getent passwd flagun")).code, 0, "the system user is gone");
-    assert.equal((await host.run(`sudo find / -xdev \\( -uid ${uid} -o -gid ${uid} \\) -print -quit`)).stdout.trim(), "");
+    log(await assertUninstalled(host, "flagun", uid, "/var/log/flagun-web", [kept.dir]));
   });
-});
+}
