@@ -3,7 +3,7 @@
 // (address, port, admin user, host key) are replaced, and only the test host's needs are added (free
 // forwarded ports, the offline base image, this machine's CA bundle), so a README edit that breaks the
 // flow breaks this test. app.test.ts runs it on its host after its destroy kept the app's data: this
-// install (a new stack) takes the data over, and its destroy, with retainData false, deletes it.
+// install (a new stack, retainData false) takes the data over, and its destroy deletes it.
 import type { TestContext } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -135,6 +135,9 @@ export async function readmeOperatorFlow(t: TestContext, host: TestHost, ports: 
     // Test host additions (not in the README): forwarded ports, offline base image, CA bundle for pip.
     await ok(sh, `pulumi config set httpsPort ${ports.https} && pulumi config set httpPort ${ports.http}`);
     await ok(sh, `pulumi config set baseImageArchive ${baseImageArchive()}`);
+    // The destroy at the end deletes the data this install takes over (a destroy runs the delete commands
+    // the last `up` recorded, so the setting goes in before the up, as the Configuration reference says).
+    await ok(sh, "pulumi config set retainData false");
     if (process.env.SSL_CERT_FILE) await ok(sh, `pulumi config set buildCaBundle ${process.env.SSL_CERT_FILE}`);
     const yaml = fs.readFileSync(path.join(sh.cwd, "Pulumi.prod.yaml"), "utf8");
     assert.match(yaml, /sshPrivateKey:\n\s+secure: /, "the SSH key is stored encrypted");
@@ -194,7 +197,6 @@ export async function readmeOperatorFlow(t: TestContext, host: TestHost, ports: 
 
   await t.test("pulumi destroy uninstalls (retainData false: the taken-over data is deleted too)", async () => {
     const uid = hosts.web1.uid as number;
-    await ok(sh, "pulumi config set retainData false");
     await ok(sh, commands[iDestroy]);
     log(await assertUninstalled(host, "flagun", uid, "/var/log/flagun-web", [kept.dir]));
   });
