@@ -3,11 +3,12 @@
 //   9. ownership: existing directories and a user we did not create refuse `up` (data intact, nothing created);
 //   4. host identity: unreachable host, wrong SSH key, wrong pinned host key, no Podman, Podman < 4.4;
 //   2. first provisioning interrupted (SIGINT, then SIGKILL) during the image build, recovered, converged;
+//      then the site's own checks on it (site.ts: redirect, host state, no-op up, an app change under load,
+//      the container's supervision and hardening), ending on the original app again;
 //   7. TLS scan with sslscan; 5. secrets grep; 6. least privilege; 1. reboot;
 //   2. SSH dropped while an up runs, the next up converges;
 //  11. drift: what an operator changed on the host, healed by `pulumi up --refresh` (and `refresh` + `up`);
-//  10. a broken app deploy under load; then the site's own checks (site.ts: redirect, host state, no-op up,
-//      an app change under load, the container's supervision and hardening);
+//  10. a broken app deploy under load;
 //   8. destroy after all that leaves nothing behind, except an operator's file it reports (and keeps).
 // Ends with one results table (lines starting with `# `), copied into the README.
 import { test } from "node:test";
@@ -392,6 +393,11 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
     });
 
     // ---------------------------------------------------------------------------------------------
+    // The site's own checks (test/e2e/site.ts) on this host as provisioning left it (they end serving
+    // "Hello, World!" again, as the rows below expect).
+    await siteChecks(t, { host, s, out, ports, user });
+
+    // ---------------------------------------------------------------------------------------------
     // 11 drift: an operator's change on the host; `pulumi up --refresh` (or `pulumi refresh`, then `pulumi up`)
     // finds it and re-runs exactly the commands that repair it; a plain `up` after that changes nothing and
     // logs in nowhere. `ran` is every resource the healing run changed, from the engine's events.
@@ -601,10 +607,6 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       assert.deepEqual(Object.entries(after.changeSummary ?? {}).filter(([k]) => k !== "same"), [], JSON.stringify(after.changeSummary));
       return `up failed after ${upS.toFixed(0)} s: "${firstLine(msg, /deploy refused/)}", cause shown: "${firstLine(msg, /RuntimeError/)}"; during it ${bodies.length + failures.length} requests, ${failures.length} failed, all "Hello, World!"; unit file, MainPID, NRestarts unchanged; after restoring the app: up, preview no changes`;
     });
-
-    // ---------------------------------------------------------------------------------------------
-    // The site's own checks (test/e2e/site.ts) on this converged host, before it is destroyed.
-    await siteChecks(t, { host, s, out, ports, user });
 
     // ---------------------------------------------------------------------------------------------
     await step("8 destroy after interrupted+resumed provisioning leaves nothing but an operator's file, which it reports", async () => {

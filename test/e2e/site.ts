@@ -21,7 +21,7 @@ export interface SiteUnderTest {
   user: string;
 }
 
-/** Subtests of `t`; the app change leaves flask_app/main.py saying "Hello, e2e!". */
+/** Subtests of `t`; the app change is undone at the end, so the host serves "Hello, World!" again. */
 export async function siteChecks(t: TestContext, { host, s, out, ports, user }: SiteUnderTest): Promise<void> {
   const url = `https://127.0.0.1:${ports.https}/`;
 
@@ -195,5 +195,12 @@ export async function siteChecks(t: TestContext, { host, s, out, ports, user }: 
       await httpsGet(`${url}after-rotation-2`, out.certificatePem.value);
       await waitFor("request logged after the second rotation", 30, async () => (await host.run(`sudo grep -q after-rotation-2 ${logs}/access.log`)).code === 0);
     });
+  });
+
+  await t.test("the app change undone: the original main.py deployed again, Hello, World! served", async () => {
+    const main = path.join(s.workDir, "flask_app", "main.py");
+    fs.writeFileSync(main, fs.readFileSync(main, "utf8").replace("Hello, e2e!", "Hello, World!"));
+    await s.stack.up();
+    assert.equal((await httpsGet(url, out.certificatePem.value)).body, "Hello, World!");
   });
 }
