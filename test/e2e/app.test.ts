@@ -13,9 +13,8 @@ import * as path from "node:path";
 import { EngineEvent } from "@pulumi/pulumi/automation";
 import { freePort, startHost, TestHost } from "../host/vm";
 import { readmeOperatorFlow } from "./operator";
-import { SiteStack, asUserPrefix, assertUninstalled, httpsGet, httpsRequest, readTree, sh, siteStack } from "./harness";
+import { SiteStack, assertUninstalled, asUserPrefix, httpsGet, httpsRequest, log, readTree, sh, siteStack } from "./harness";
 
-const log = (m: string) => console.log(`# ${new Date().toISOString().slice(11, 19)} ${m}`);
 const USER = "flagun";
 const DATA = "/var/lib/flagun-web";
 

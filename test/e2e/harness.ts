@@ -12,6 +12,9 @@ import { TestHost } from "../host/vm";
 export const REPO = projectRoot(__dirname);
 export const CACHE = process.env.FLAGUN_CACHE ?? path.join(os.homedir(), ".cache", "flagun-rosupod");
 
+/** A timestamped progress line among the test output (a `#` comment in the runner's report). */
+export const log = (m: string) => console.log(`# ${new Date().toISOString().slice(11, 19)} ${m}`);
+
 /** A temp copy of the project (node_modules linked), so tests can edit the app without touching the repo. */
 export function copyProject(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flagun-e2e-"));

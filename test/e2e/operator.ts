@@ -11,9 +11,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { spawn } from "node:child_process";
 import { TestHost } from "../host/vm";
-import { REPO, assertUninstalled, baseImageArchive, copyProject, httpsGet, sh as onHost, waitFor } from "./harness";
+import { REPO, assertUninstalled, baseImageArchive, copyProject, httpsGet, log, sh as onHost, waitFor } from "./harness";
 
-const log = (m: string) => console.log(`# ${new Date().toISOString().slice(11, 19)} ${m}`);
 const readme = fs.readFileSync(path.join(REPO, "README.md"), "utf8");
 
 /** The first ```sh block of a README section, one command per line. */

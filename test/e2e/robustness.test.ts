@@ -20,9 +20,8 @@ import { execFileSync, spawn } from "node:child_process";
 import { freePort, startHost, TestHost } from "../host/vm";
 import { ConfigMap, EngineEvent } from "@pulumi/pulumi/automation";
 import { siteChecks } from "./site";
-import { REPO, SiteStack, asUserPrefix, assertUninstalled, cliEnv, httpsGet, pulumiCli, readTree, sh, siteStack, underLoad, waitFor } from "./harness";
+import { REPO, SiteStack, assertUninstalled, asUserPrefix, cliEnv, httpsGet, log, pulumiCli, readTree, sh, siteStack, underLoad, waitFor } from "./harness";
 
-const log = (m: string) => console.log(`# ${new Date().toISOString().slice(11, 19)} ${m}`);
 const firstLine = (s: string, re: RegExp) => (s.split("\n").find((l) => re.test(l)) ?? "").trim().slice(0, 140);
 
 test("robustness: hostile config, host identity, interrupted provisioning, TLS scan, SSH drop, destroy", { timeout: 120 * 60 * 1000 }, async (t) => {

@@ -9,9 +9,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { EngineEvent } from "@pulumi/pulumi/automation";
 import { freePort, startHost, TestHost } from "../host/vm";
-import { SiteStack, asUserPrefix, assertUninstalled, httpsGet, sh, siteStack } from "./harness";
+import { SiteStack, assertUninstalled, asUserPrefix, httpsGet, log, sh, siteStack } from "./harness";
 
-const log = (m: string) => console.log(`# ${new Date().toISOString().slice(11, 19)} ${m}`);
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** Commands that change what a host serves (the rest, check, uploads, build, run alongside the other host). */

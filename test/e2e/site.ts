@@ -8,9 +8,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { execFile } from "node:child_process";
 import { TestHost } from "../host/vm";
-import { SiteStack, asUserPrefix, httpGet, httpsGet, sh, underLoad, waitFor } from "./harness";
+import { SiteStack, asUserPrefix, httpGet, httpsGet, log, sh, underLoad, waitFor } from "./harness";
 
-const log = (m: string) => console.log(`# ${new Date().toISOString().slice(11, 19)} ${m}`);
 
 export interface SiteUnderTest {
   host: TestHost;
