@@ -124,7 +124,7 @@ test("a real Flask app: dependencies, data, config, secrets, release and one-off
     assert.equal((await sh(host, `${u()} systemctl --user show -p NRestarts flagun-web.service`)).trim(), "NRestarts=0");
   });
 
-  await t.test("the secret is in no unit file, inspect output, log, journal, state or up output ", async () => {
+  await t.test("the secret is in no unit file, inspect output, log, journal, state or up output", async () => {
     const places: [string, string][] = [
       ["unit files, podman inspect, secret inspect", await sh(host, `${u()} sh -c 'podman inspect flagun-web; podman secret inspect flagun-web-env-API_TOKEN; find ~/.config/containers/systemd ~/.config/systemd/user -type f -exec cat {} +; cat /opt/flagun/site/one-off'`)],
       ["site files and logs", await sh(host, "sudo sh -c 'cat /opt/flagun/site/config/*.* /var/log/flagun-web/*/*.log'")],

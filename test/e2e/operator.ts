@@ -81,11 +81,10 @@ export interface KeptData {
 
 /**
  * The README's block on `host` (its forwarded `ports`), as subtests of `t`: configure, preview, up, every
- * operator command, the secret rotation, destroy. With `kept`, the up takes that data over and the destroy
+ * operator command, the secret rotation, destroy. The up takes the `kept` data over and the destroy
  * (retainData false) deletes it.
  */
 export async function readmeOperatorFlow(t: TestContext, host: TestHost, ports: { https: number; http: number }, kept: KeptData): Promise<void> {
-
   const keptHash = (await onHost(host, `sudo sha256sum ${kept.dir}/${kept.file} | cut -d' ' -f1`)).trim();
   assert.match(keptHash, /^[0-9a-f]{64}$/, "the previous install's data is on the host");
 

@@ -1,7 +1,8 @@
 // The site's own checks on a converged host that serves the default app ("Hello, World!"): the http
-// redirect, the host's state, a no-op up, an app change under load (new release, no image rebuild, no failed
-// request), the container's supervision, hardening and log rotation. robustness.test.ts runs them on its host
-// before its destroy, so one VM and one cold install serve both.
+// redirect, the host's state, a no-op up, an app change under load (new release, no image rebuild, at most 1%
+// of requests failed: goal 0), the container's supervision, hardening and log rotation, then the original app
+// again. robustness.test.ts runs them on its host once provisioning converged, so one VM and one cold install
+// serve both.
 import type { TestContext } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
