@@ -35,6 +35,13 @@ export function templateValues(c: SiteConfig, serverNames: string[]): Record<str
  */
 export const HEALTH_SOCKET = "/tmp/flagun-https.sock";
 
+/**
+ * Written by flagun-supervise inside the container when systemd passed it the listening sockets (it holds
+ * the descriptors it gave nginx): the switch checks that the standby really holds the public ports before
+ * the unit restarts. Its health check alone could not tell, as it goes through HEALTH_SOCKET.
+ */
+export const LISTEN_FDS_NOTE = "/tmp/flagun-listen-fds";
+
 /** Where things are inside the container (fixed by the image). */
 export const APP_MOUNT = "/srv/app";
 /** Flask's instance folder for an app module or package at the app root (Flask's own default). */
@@ -130,7 +137,8 @@ export function quadletUnit(c: SiteConfig, l: Layout, u: UnitInputs, role: "serv
     "HealthRetries=3",
     "HealthStartPeriod=60s",
     "HealthOnFailure=kill",
-    "PodmanArgs=--stop-timeout=10",
+    // podman's SIGKILL comes after flagun-supervise's own stop budget (25 s: nginx drains, then gunicorn).
+    "PodmanArgs=--stop-timeout=30",
     "",
     "[Service]",
     // Both units inherit the listening sockets (systemd passes them to every service that names them).
@@ -138,7 +146,7 @@ export function quadletUnit(c: SiteConfig, l: Layout, u: UnitInputs, role: "serv
     "Restart=on-failure",
     "RestartSec=2",
     "TimeoutStartSec=300",
-    "TimeoutStopSec=30",
+    "TimeoutStopSec=60",
     ...(role === "service" ? ["", "[Install]", "WantedBy=default.target"] : []),
     "",
   ].join("\n");

@@ -12,6 +12,7 @@
 // switch with a gap. When the unit does not run at all (first install, stopped, failing), there is no
 // version to protect: no candidate, the unit starts on the new version and its health check reports.
 import { Layout } from "../layout";
+import { LISTEN_FDS_NOTE } from "../render";
 import { Privilege, asUser, q, script, writeFile } from "../shell";
 
 export interface UnitFiles {
@@ -148,6 +149,8 @@ export function deployScript(l: Layout, f: UnitFiles, candidateRun: string): str
     "  systemctl --user daemon-reload",
     `  systemctl --user start ${standbyUnit}`,
     `  healthy ${q(l.standbyName)} || { systemctl --user stop ${standbyUnit} || true; echo "deploy stopped: the standby did not become healthy; the running version keeps serving" >&2; exit 1; }`,
+    // Healthy through its unix socket is not enough: without the public sockets the restart would be a gap.
+    `  podman exec ${q(l.standbyName)} test -s ${LISTEN_FDS_NOTE} || { systemctl --user stop ${standbyUnit} || true; echo "deploy stopped: the standby did not receive the listening sockets from systemd; the running version keeps serving" >&2; exit 1; }`,
     `  echo "switch: ${l.standbyName} serves while ${l.unitName} restarts on the new version"`,
     `  standby_note="; ${l.standbyName} keeps serving it"`,
     "fi",

@@ -19,6 +19,8 @@ interface World {
   unhealthy: string[];
   /** Socket unit files already on disk, as the running site has them. */
   socketsOnDisk: boolean;
+  /** Containers that hold no listening sockets from systemd (no LISTEN_FDS_NOTE in them). */
+  withoutSockets?: string[];
 }
 
 function setup(w: World) {
@@ -56,7 +58,17 @@ function setup(w: World) {
       "exit 0",
     ].join("\n"),
   );
-  stub("podman", `case "$1" in exec) for c in ${w.unhealthy.join(" ")}; do [ "$2" = "$c" ] && exit 1; done; exit 0;; inspect) echo "exited (exit code 1)";; esac; exit 0`);
+  stub(
+    "podman",
+    [
+      `case "$1" in`,
+      `  exec) if [ "$3" = test ]; then for c in ${(w.withoutSockets ?? []).join(" ")}; do [ "$2" = "$c" ] && exit 1; done; exit 0; fi`,
+      `        for c in ${w.unhealthy.join(" ")}; do [ "$2" = "$c" ] && exit 1; done; exit 0;;`,
+      `  inspect) echo "exited (exit code 1)";;`,
+      "esac",
+      "exit 0",
+    ].join("\n"),
+  );
   stub("sleep", "exit 0");
   const run = () => {
     const candidate = containerRun(site, l, inputs.imageRef, inputs.appHash, `-d --replace --name ${l.candidateName}`);
@@ -82,7 +94,8 @@ test("switch on a serving site: candidate first, then the standby takes the sock
     assert.ok(at(c, /^podman run -d --replace --name flagun-web-candidate --no-healthcheck/) < at(c, /^podman exec flagun-web-candidate flagun-health/));
     assert.ok(at(c, /^podman rm -f --ignore flagun-web-candidate/) < at(c, /^systemctl --user start flagun-web-standby\.service/));
     assert.ok(at(c, /^systemctl --user start flagun-web-standby\.service/) < at(c, /^podman exec flagun-web-standby flagun-health/));
-    assert.ok(at(c, /^podman exec flagun-web-standby flagun-health/) < at(c, /^systemctl --user restart flagun-web\.service/));
+    assert.ok(at(c, /^podman exec flagun-web-standby flagun-health/) < at(c, /^podman exec flagun-web-standby test -s \/tmp\/flagun-listen-fds$/));
+    assert.ok(at(c, /^podman exec flagun-web-standby test -s/) < at(c, /^systemctl --user restart flagun-web\.service/));
     assert.ok(at(c, /^systemctl --user restart flagun-web\.service/) < at(c, /^podman exec flagun-web flagun-health/));
     assert.ok(at(c, /^podman exec flagun-web flagun-health/) < at(c, /^systemctl --user stop flagun-web-standby\.service/));
     assert.ok(!c.some((x) => /stop .*\.socket|enable --now flagun-web-https/.test(x)), "the sockets are never closed during a switch");
@@ -118,6 +131,20 @@ test("a candidate that fails its check: up fails with its logs; no unit file wri
     assert.deepEqual(r.log.filter((x) => x.startsWith("systemctl")), ["systemctl --user is-active --quiet flagun-web.service"], "no systemctl call but the question whether it runs");
     assert.ok(!r.exists(`${w.l.quadletDir}/flagun-web.container`) && !r.exists(`${w.l.quadletDir}/flagun-web-standby.container`));
     assert.ok(!r.exists(w.l.oneOffScript));
+  } finally {
+    w.cleanup();
+  }
+});
+
+test("a healthy standby without the listening sockets: it is stopped, the running unit is never restarted", () => {
+  const w = setup({ active: ["flagun-web-https.socket", "flagun-web-http.socket", "flagun-web.service"], unhealthy: [], socketsOnDisk: true, withoutSockets: ["flagun-web-standby"] });
+  try {
+    const r = w.run();
+    assert.equal(r.code, 1);
+    assert.match(r.out, /the standby did not receive the listening sockets from systemd; the running version keeps serving/);
+    assert.ok(r.log.some((x) => x === "systemctl --user stop flagun-web-standby.service"));
+    assert.ok(!r.log.some((x) => /restart flagun-web\.service/.test(x)));
+    assert.ok(!r.exists(`${w.l.quadletDir}/flagun-web.container`), "the service's unit file is not rewritten");
   } finally {
     w.cleanup();
   }

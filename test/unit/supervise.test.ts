@@ -29,3 +29,120 @@ test("one-off mode: the command runs with appEnv and the secrets as environment 
   assert.deepEqual(JSON.parse(out), { GREETING: hostile, API_TOKEN: "tok\nen ", FLASK_APP: "notes:create_app()", KEPT: "yes" });
   fs.rmSync(dir, { recursive: true });
 });
+
+// Serving mode with stand-ins for gunicorn and nginx (real processes, real signals, a real HTTP port): what
+// flagun-supervise does around a switch. Each stand-in appends "<event> <unix time>" lines to a journal file.
+const FAKE_GUNICORN = `
+import http.server, os, signal, socket, sys, time
+journal = os.environ["JOURNAL"]
+def note(what):
+    with open(journal, "a") as f: f.write(f"{what} {time.time()}\\n")
+signal.signal(signal.SIGTERM, lambda *_: (note("gunicorn-term"), sys.exit(0)))
+# As gunicorn: the port listens at once, the app answers only once a worker has imported it.
+sock = socket.socket(); sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.bind(("127.0.0.1", int(os.environ["FLAGUN_APP_PORT"]))); sock.listen(16)
+time.sleep(float(os.environ["IMPORT_S"]))
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
+    def log_message(self, *a): pass
+srv = http.server.HTTPServer(("127.0.0.1", 0), H, bind_and_activate=False); srv.socket = sock
+note("app-ready")
+srv.serve_forever()
+`;
+const FAKE_NGINX = `
+import os, signal, sys, time
+journal = os.environ["JOURNAL"]
+def note(what):
+    with open(journal, "a") as f: f.write(f"{what} {time.time()}\\n")
+def quit(*_):
+    note("nginx-quit")
+    time.sleep(float(os.environ["DRAIN_S"]))  # finishing the connections it accepted
+    note("nginx-exit"); sys.exit(0)
+signal.signal(signal.SIGQUIT, quit)
+note("nginx-start")
+while True: time.sleep(0.1)
+`;
+
+interface Run {
+  journal: Record<string, number>;
+  status: number | null;
+  seconds: number;
+}
+
+/** Starts flagun-supervise with the stand-ins, sends SIGTERM once nginx started, waits for the exit. */
+async function superviseRun(opts: { importS: number; drainS: number; stopTimeoutS: number }): Promise<Run> {
+  const { spawn } = await import("node:child_process");
+  const net = await import("node:net");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "supervise-serve-"));
+  const port = await new Promise<number>((resolve) => {
+    const srv = net.createServer().listen(0, "127.0.0.1", () => {
+      const p = (srv.address() as import("node:net").AddressInfo).port;
+      srv.close(() => resolve(p));
+    });
+  });
+  fs.writeFileSync(path.join(dir, "gunicorn"), `#!/usr/bin/env python3\n${FAKE_GUNICORN}`, { mode: 0o755 });
+  fs.writeFileSync(path.join(dir, "nginx"), `#!/usr/bin/env python3\n${FAKE_NGINX}`, { mode: 0o755 });
+  fs.writeFileSync(path.join(dir, "app.json"), JSON.stringify({ module: "main:app", healthPath: "/health" }));
+  const journalFile = path.join(dir, "journal");
+  fs.writeFileSync(journalFile, "");
+  const t0 = Date.now();
+  const child = spawn("python3", [path.join(projectRoot(__dirname), "container/flagun-supervise")], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: {
+      PATH: process.env.PATH,
+      JOURNAL: journalFile,
+      IMPORT_S: String(opts.importS),
+      DRAIN_S: String(opts.drainS),
+      FLAGUN_GUNICORN: path.join(dir, "gunicorn"),
+      FLAGUN_NGINX: path.join(dir, "nginx"),
+      FLAGUN_APP_PORT: String(port),
+      FLAGUN_LOG_DIR: path.join(dir, "log"),
+      FLAGUN_APP_SETTINGS: path.join(dir, "app.json"),
+      FLAGUN_STOP_TIMEOUT: String(opts.stopTimeoutS),
+    },
+  });
+  let stderr = "";
+  child.stderr!.on("data", (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const journal = () =>
+    Object.fromEntries(
+      fs
+        .readFileSync(journalFile, "utf8")
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => [l.split(" ")[0], Number(l.split(" ")[1])]),
+    ) as Record<string, number>;
+  for (let i = 0; i < 100 && !("nginx-start" in journal()); i++) await new Promise((r) => setTimeout(r, 100));
+  child.kill("SIGTERM");
+  const status = await exited;
+  const run = { journal: journal(), status, seconds: (Date.now() - t0) / 1000 };
+  fs.rmSync(dir, { recursive: true, force: true });
+  assert.ok("nginx-start" in run.journal, `nginx never started: ${stderr}`);
+  return run;
+}
+
+test("serving mode: nginx starts only once the app answers its health path, not when gunicorn's port listens", async () => {
+  const run = await superviseRun({ importS: 1.5, drainS: 0, stopTimeoutS: 4 });
+  assert.ok(run.journal["nginx-start"] >= run.journal["app-ready"], JSON.stringify(run.journal));
+  assert.equal(run.status, 0);
+});
+
+test("serving mode: on SIGTERM gunicorn is stopped only after nginx drained, even when the drain outlasts half the stop budget", async () => {
+  // 2.2 s of draining is more than half of a 4 s budget (where gunicorn used to be stopped regardless).
+  const run = await superviseRun({ importS: 0, drainS: 2.2, stopTimeoutS: 4 });
+  const j = run.journal;
+  assert.ok(j["nginx-quit"] && j["nginx-exit"] && j["gunicorn-term"], JSON.stringify(j));
+  assert.ok(j["gunicorn-term"] >= j["nginx-exit"], `gunicorn stopped before nginx finished draining: ${JSON.stringify(j)}`);
+  assert.equal(run.status, 0);
+});
+
+test("serving mode: an nginx that never finishes draining is killed at 60% of the stop budget, then gunicorn stops", async () => {
+  const run = await superviseRun({ importS: 0, drainS: 60, stopTimeoutS: 3 });
+  const j = run.journal;
+  assert.ok(!("nginx-exit" in j), "nginx drained on its own");
+  assert.ok(j["gunicorn-term"] - j["nginx-quit"] >= 1.7 && j["gunicorn-term"] - j["nginx-quit"] < 3, JSON.stringify(j));
+  assert.equal(run.status, 0);
+  assert.ok(run.seconds < 10, `took ${run.seconds} s`);
+});
