@@ -134,6 +134,8 @@ interface LoopResult {
   ok: number;
   failed: number;
   failures: Record<string, number>;
+  /** Each failed request: when it was sent (seconds since the loop started) and why it failed. */
+  failedAt: { sentS: number; why: string }[];
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
@@ -144,6 +146,8 @@ function requestLoop(url: string, rate: number, maxSeconds: number) {
   const maxCount = rate * maxSeconds;
   const latencies: number[] = [];
   const failures: Record<string, number> = {};
+  const failedAt: { sentS: number; why: string }[] = [];
+  const loopStart = process.hrtime.bigint();
   let sent = 0;
   let ok = 0;
   let inFlight = 0;
@@ -156,8 +160,10 @@ function requestLoop(url: string, rate: number, maxSeconds: number) {
     const done = (why?: string) => {
       inFlight--;
       latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      if (why) fail(why);
-      else ok++;
+      if (why) {
+        fail(why);
+        failedAt.push({ sentS: r1(Number(t0 - loopStart) / 1e9), why });
+      } else ok++;
     };
     // Certificate not verified here: the renewal run swaps it mid-loop; this measures availability.
     const req = https.get(url, { agent: false, rejectUnauthorized: false, timeout: 10000 }, (res) => {
@@ -181,6 +187,7 @@ function requestLoop(url: string, rate: number, maxSeconds: number) {
       ok,
       failed: sent - ok,
       failures,
+      failedAt,
       p50Ms: r1(pct(latencies, 50)),
       p99Ms: r1(pct(latencies, 99)),
       maxMs: r1(Math.max(...latencies)),
@@ -209,15 +216,25 @@ export function failureSummary(text: string): { exit: number; firstError?: strin
 }
 
 /**
+ * What the containers' supervisors and the user's systemd said since `sinceEpochS` (switch steps, stops,
+ * kills): where a failed request lands in the switch.
+ */
+async function serviceJournal(host: TestHost, uid: number, sinceEpochS: number): Promise<string[]> {
+  const out = await sh(host, `sudo journalctl _UID=${uid} --since=@${Math.floor(sinceEpochS)} -o short-precise --no-pager | grep -E 'flagun-supervise|Start|Stopp|healthy' | tail -n 80 || true`);
+  return out.split("\n").filter(Boolean);
+}
+
+/**
  * Deploys `change` while the request loop runs. `expect: "failure"`: the `up` must fail (a broken version
  * refused by the switch); its failure is recorded, not thrown, and a success is an error.
  */
-async function deployUnderLoad(s: SiteStack, url: string, what: string, change: () => Promise<void>, expect: "success" | "failure" = "success") {
+async function deployUnderLoad(s: SiteStack, host: TestHost, uid: number, url: string, what: string, change: () => Promise<void>, expect: "success" | "failure" = "success") {
   await change();
   log(`deploy under load: ${what}`);
   const loop = requestLoop(url, RATE, LOOP_MAX_S);
   await sleep(3000);
   const t0 = Date.now();
+  const upStartS = 3;
   let up;
   let failure: { exit: number; firstError?: string; refusal?: string } | undefined;
   try {
@@ -237,7 +254,8 @@ async function deployUnderLoad(s: SiteStack, url: string, what: string, change: 
   if (expect === "failure" && !failure) throw new Error(`up succeeded in ${deployS.toFixed(1)} s but should have failed (${res.sent} sent, ${res.failed} failed)`);
   const changes = Object.fromEntries(Object.entries(up?.summary.resourceChanges ?? {}).filter(([k]) => k !== "same"));
   log(`  ${what}: up ${deployS.toFixed(1)} s${failure ? ` (failed as expected: ${failure.refusal ?? failure.firstError})` : ""}, ${res.sent} sent, ${res.failed} failed, max ${res.maxMs} ms`);
-  return { what, deployS: r1(deployS), changes, ...(failure ? { failure } : {}), ...res };
+  const journal = res.failed ? await serviceJournal(host, uid, t0 / 1000 - upStartS) : undefined;
+  return { what, deployS: r1(deployS), upStartS, changes, ...(failure ? { failure } : {}), ...res, ...(journal ? { journal } : {}) };
 }
 
 /** The body `url` serves now, verified against the stack's current certificate. */
@@ -347,7 +365,7 @@ function table(res: any): string[][] {
     rows.push([
       `under load: ${d.what}`,
       `${outcome}; ${d.sent} sent, ${d.failed} failed; p50 ${d.p50Ms} ms, max ${d.maxMs} ms`,
-      `${RATE} req/s, new connection per request${d.failure ? `; first error line: ${d.failure.firstError}` : `; changes ${JSON.stringify(d.changes)}`}${d.failed ? `; failures ${JSON.stringify(d.failures)}` : ""}${d.restore ? `; restored by an up of ${d.restore.upS} s ${JSON.stringify(d.restore.changes)}` : ""}`,
+      `${RATE} req/s, new connection per request${d.failure ? `; first error line: ${d.failure.firstError}` : `; changes ${JSON.stringify(d.changes)}`}${d.failed ? `; failures ${JSON.stringify(d.failures)}, sent at ${d.failedAt.map((f: any) => `${r1(f.sentS - (d.upStartS ?? 0))} s`).join(", ")} of the up` : ""}${d.restore ? `; restored by an up of ${d.restore.upS} s ${JSON.stringify(d.restore.changes)}` : ""}`,
     ]);
   }
   const w = res.serving;
@@ -533,7 +551,7 @@ async function main() {
     });
     await section("deploy: app code", async () => {
       res.deploys.push(
-        await deployUnderLoad(s!, url, "app code (flask_app/main.py)", async () => {
+        await deployUnderLoad(s!, host, uid, url, "app code (flask_app/main.py)", async () => {
           const main = path.join(s!.workDir, "flask_app", "main.py");
           const text = fs.readFileSync(main, "utf8");
           if (!text.includes("Hello, World!")) throw new Error("main.py has no 'Hello, World!'");
@@ -543,18 +561,18 @@ async function main() {
     });
     save();
     await section("deploy: config", async () => {
-      res.deploys.push(await deployUnderLoad(s!, url, "config (clientMaxBodySize 10m -> 20m)", () => s!.stack.setConfig("clientMaxBodySize", { value: "20m" })));
+      res.deploys.push(await deployUnderLoad(s!, host, uid, url, "config (clientMaxBodySize 10m -> 20m)", () => s!.stack.setConfig("clientMaxBodySize", { value: "20m" })));
     });
     save();
     await section("deploy: certificate", async () => {
-      res.deploys.push(await deployUnderLoad(s!, url, "certificate renewal (certValidityDays 365 -> 366)", () => s!.stack.setConfig("certValidityDays", { value: "366" })));
+      res.deploys.push(await deployUnderLoad(s!, host, uid, url, "certificate renewal (certValidityDays 365 -> 366)", () => s!.stack.setConfig("certValidityDays", { value: "366" })));
     });
     save();
     // A new image without the network: a changed file of the image's own code (the supervisor) changes
     // the content-hash tag; the build reuses every layer above that COPY. A new PyPI pin would also run pip.
     await section("deploy: image", async () => {
       res.deploys.push(
-        await deployUnderLoad(s!, url, "image (a line appended to container/flagun-supervise: rebuild of its COPY layer)", async () => {
+        await deployUnderLoad(s!, host, uid, url, "image (a line appended to container/flagun-supervise: rebuild of its COPY layer)", async () => {
           fs.appendFileSync(path.join(s!.workDir, "container", "flagun-supervise"), "# bench: an image change\n");
         }),
       );
@@ -562,7 +580,7 @@ async function main() {
     save();
     await section("deploy: unit restart", async () => {
       res.deploys.push(
-        await deployUnderLoad(s!, url, "unit restart, same ports (appEnv gains BENCH_RESTART=1)", () =>
+        await deployUnderLoad(s!, host, uid, url, "unit restart, same ports (appEnv gains BENCH_RESTART=1)", () =>
           s!.stack.setConfig("appEnv", { value: JSON.stringify({ BENCH_RESTART: "1" }) }),
         ),
       );
@@ -576,6 +594,8 @@ async function main() {
       const bodyBefore = await servedBody(s!, url);
       const d: any = await deployUnderLoad(
         s!,
+        host,
+        uid,
         url,
         "broken app (main.py raises at import): up must fail",
         async () => fs.writeFileSync(main, `raise RuntimeError("bench: a broken release")\n${good}`),
