@@ -106,7 +106,7 @@ export class Site extends pulumi.ComponentResource {
         settingsHash: files.settingsHash,
         appHash: files.appHash,
         configHash: files.configHash,
-        reloadTriggers: [files.configHash, cert.fingerprint],
+        reloadTriggers: [files.nginxConfHash, cert.fingerprint],
         files: [...files.ready, ...cert.files, ...allSecrets.map((s) => s.ready)],
         image: image.ready,
         switchAfter: args.switchAfter,

@@ -14,14 +14,23 @@ import { upload } from "./upload";
 export const CONFIG_TEMPLATES = ["nginx.conf", "gunicorn.conf.py", "logrotate.conf"];
 /** The files WebService installs into the config directory (each one a drift repair kind, see HostState). */
 export const CONFIG_FILES = [...CONFIG_TEMPLATES, APP_SETTINGS_FILE];
+/** What nginx reloads (with the certificate). */
+export const NGINX_CONF = "nginx.conf";
+/** What gunicorn and the app read only when the container starts: a change is a switch. */
+export const START_FILES = ["gunicorn.conf.py", APP_SETTINGS_FILE];
 
 export class SiteFiles extends pulumi.ComponentResource {
   /** Ready once the directories exist: certificates and secrets are written after this. */
   readonly dirs: pulumi.Resource;
   readonly appHash: string;
   readonly configHash: string;
-  /** Hash of the app settings (module, environment, health path): a change restarts the container. */
+  /**
+   * Hash of what gunicorn and the app read only at start (the app settings: module, environment, health
+   * path; gunicorn.conf.py): a change is a switch to a container started with them.
+   */
   readonly settingsHash: string;
+  /** Hash of nginx.conf: a change reloads nginx. */
+  readonly nginxConfHash: string;
   /** Resources whose completion means app code and config are in place. */
   readonly ready: pulumi.Resource[];
   /** The declared text of each of CONFIG_FILES. */
@@ -49,7 +58,6 @@ export class SiteFiles extends pulumi.ComponentResource {
 
     const values = templateValues(site, args.serverNames);
     const settings = appSettings(site);
-    this.settingsHash = hashParts([{ name: APP_SETTINGS_FILE, text: settings }]);
     const rendered = (this.configFiles = [
       ...CONFIG_TEMPLATES.map((f) => ({
         file: f,
@@ -58,6 +66,9 @@ export class SiteFiles extends pulumi.ComponentResource {
       { file: APP_SETTINGS_FILE, text: settings },
     ]);
     this.configHash = hashParts(rendered.map((r) => ({ name: r.file, text: r.text })));
+    const hashOf = (files: string[]) => hashParts(rendered.filter((r) => files.includes(r.file)).map((r) => ({ name: r.file, text: r.text })));
+    this.settingsHash = hashOf(START_FILES);
+    this.nginxConfHash = hashOf([NGINX_CONF]);
     const configs = rendered.map((r) =>
       hostCommand(
         ctx,
@@ -68,6 +79,6 @@ export class SiteFiles extends pulumi.ComponentResource {
       ),
     );
     this.ready = [app, ...configs];
-    this.registerOutputs({ appHash: this.appHash, configHash: this.configHash, settingsHash: this.settingsHash });
+    this.registerOutputs({ appHash: this.appHash, configHash: this.configHash, settingsHash: this.settingsHash, nginxConfHash: this.nginxConfHash });
   }
 }

@@ -11,19 +11,19 @@ import { UNIT } from "../lib/commands/drift";
 import { TLS_FILES } from "./certificate";
 import { HostContext, hostCommand } from "./context";
 import { RepairsInput, repaired } from "./hostState";
-import { CONFIG_FILES } from "./siteFiles";
+import { CONFIG_FILES, NGINX_CONF, START_FILES } from "./siteFiles";
 
 export interface WebServiceArgs {
   imageRef: string;
   /** Podman secret name -> id (not value): a rotated secret restarts the container. */
   secretIds: pulumi.Output<Record<string, string>>;
-  /** Hash of the app settings file: a new module, environment or health path restarts the container. */
+  /** Hash of the app settings and gunicorn.conf.py (SiteFiles.settingsHash): a change is a switch. */
   settingsHash: string;
   /** App code version (its release directory): a new one is a new unit, and runs the release command. */
   appHash: string;
   /** Rendered config files (staged by SiteFiles): a change is checked, installed and reloaded. */
   configHash: string;
-  /** Config and certificate versions: a change reloads the running service gracefully. */
+  /** nginx.conf and certificate versions: a change reloads nginx gracefully. */
   reloadTriggers: pulumi.Input<string>[];
   /** Files the new version reads; everything here waits for them. */
   files: pulumi.Resource[];
@@ -70,7 +70,7 @@ export class WebService extends pulumi.ComponentResource {
           ),
         ]
       : [];
-    const reload = hostCommand(ctx, this, "reload", { create: repaired(reloadService(priv, l), args.repairs, [...CONFIG_FILES, TLS_FILES.cert, TLS_FILES.key]), triggers: args.reloadTriggers }, { dependsOn: [...before, config, ...release] });
+    const reload = hostCommand(ctx, this, "reload", { create: repaired(reloadService(priv, l), args.repairs, [NGINX_CONF, TLS_FILES.cert, TLS_FILES.key]), triggers: args.reloadTriggers }, { dependsOn: [...before, config, ...release] });
     const files = args.secretIds.apply((secretIds) => unitFiles(site, l, { imageRef: args.imageRef, appHash: args.appHash, secretIds, settingsHash: args.settingsHash }));
     // Its own log file (not the journal, which the system user may not read): its failure shows its output.
     const candidate = containerRun(site, l, args.imageRef, args.appHash, `-d --replace --name ${q(l.candidateName)} --log-driver k8s-file`);
@@ -78,7 +78,8 @@ export class WebService extends pulumi.ComponentResource {
       ctx,
       this,
       "unit",
-      { create: repaired(files.apply((f) => deployUnit(priv, l, f, candidate)), args.repairs, [UNIT]), delete: removeUnit(priv, l) },
+      // A drifted gunicorn.conf.py or app settings file, rewritten by config-install, is loaded by a switch.
+      { create: repaired(files.apply((f) => deployUnit(priv, l, f, candidate)), args.repairs, [UNIT, ...START_FILES]), delete: removeUnit(priv, l) },
       { dependsOn: [...before, config, reload, ...release], customTimeouts: { create: "30m" } },
     );
     const unitHash = files.apply((f) => crypto.createHash("sha256").update(JSON.stringify(f)).digest("hex"));

@@ -59,7 +59,7 @@ export interface UnitInputs {
   appHash: string;
   /** Podman secret name -> id: a new secret (rotation) changes the unit and so restarts it. */
   secretIds: Record<string, string>;
-  /** Hash of the app settings file: a new module, environment or health path restarts the container. */
+  /** Hash of the app settings and gunicorn.conf.py (read only at start): a change restarts the container. */
   settingsHash: string;
 }
 
@@ -108,7 +108,7 @@ export function quadletUnit(c: SiteConfig, l: Layout, u: UnitInputs, role: "serv
   return [
     "# Managed by flagun-rosupod (pulumi). Local edits are overwritten by the next `pulumi up`.",
     ...Object.entries(u.secretIds).map(([name, id]) => `# secret ${name}: ${id}`),
-    `# app settings: ${u.settingsHash}`,
+    `# app and gunicorn settings: ${u.settingsHash}`,
     "[Unit]",
     role === "service"
       ? `Description=flagun-rosupod web service ${c.serviceName} (nginx -> gunicorn -> Flask)`

@@ -31,8 +31,10 @@ export function configInstall(p: Privilege, l: Layout, check: string): string {
 }
 
 /**
- * Graceful reload after app code, config or certificate changes: SIGHUP reaches the container's
- * supervisor, which reloads gunicorn (new workers, new code) and nginx (new config and certificate).
+ * Graceful reload after an nginx.conf or certificate change: SIGUSR2 reaches the container's supervisor,
+ * which reloads nginx alone (new workers with the new config and certificate; the old ones finish their
+ * connections). What gunicorn and the app read at start (gunicorn.conf.py, the app settings) is a switch
+ * instead (lib/commands/deploy.ts), as gunicorn's own reload replaces every worker at once.
  */
 export function reloadService(p: Privilege, l: Layout): string {
   return asUser(
@@ -40,7 +42,7 @@ export function reloadService(p: Privilege, l: Layout): string {
     l.user,
     script(
       `if systemctl --user is-active --quiet ${q(l.unitName)}; then`,
-      `  podman kill --signal HUP ${q(l.containerName)} >/dev/null && echo "reloaded ${l.containerName}"`,
+      `  podman kill --signal USR2 ${q(l.containerName)} >/dev/null && echo "reloaded nginx in ${l.containerName}"`,
       "else",
       '  echo "not running yet: nothing to reload"',
       "fi",

@@ -125,7 +125,7 @@ test("app settings: JSON carries any text exactly; the unit carries none of it",
   assert.ok(!unit.includes("GREETING") && !unit.includes("$(id)"), "appEnv values stay out of the unit");
   for (const line of [
     "# secret flagun-web-env-API_TOKEN: s2",
-    "# app settings: h1",
+    "# app and gunicorn settings: h1",
     "Secret=flagun-web-env-API_TOKEN,type=mount,target=/run/secrets/env/API_TOKEN,uid=1000,gid=1000,mode=0400",
     "Volume=/var/lib/flagun-web/instance:/srv/app/instance:Z",
     "Volume=/opt/flagun/site/releases/0123456789ab:/srv/app:ro,Z",
