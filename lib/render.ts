@@ -128,13 +128,14 @@ export function quadletUnit(c: SiteConfig, l: Layout, u: UnitInputs, role: "serv
     "NoNewPrivileges=true",
     "DropCapability=ALL",
     // The image's HEALTHCHECK (flagun-health: healthPath through nginx, healthy below 500) is the check;
-    // a failing container is killed and systemd restarts it. The timeout is for a loaded host, not a
-    // fast one: each run is a `podman exec` plus a Python start and a TLS handshake, which took over 5 s
-    // (the image's default) on the emulated test host during a deploy, and three such timeouts killed
-    // a container that was serving fine.
+    // a failing container is killed and systemd restarts it. The limits are for a loaded host, not a fast
+    // one: each run is a `podman exec` plus a Python start and a TLS handshake, and while an image build
+    // and a new version's containers start beside it, one run took 68 s on the emulated test host (bench,
+    // 2026-12-02) and three failed runs in a row killed a container that was serving every request. Only
+    // five failures in a row (2.5 minutes at least) mean the app is down.
     "HealthInterval=30s",
-    "HealthTimeout=20s",
-    "HealthRetries=3",
+    "HealthTimeout=90s",
+    "HealthRetries=5",
     "HealthStartPeriod=60s",
     "HealthOnFailure=kill",
     // podman's SIGKILL comes after flagun-supervise's own stop budget (25 s: nginx drains, then gunicorn).

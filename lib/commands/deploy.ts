@@ -13,7 +13,7 @@
 // version to protect: no candidate, the unit starts on the new version and its health check reports.
 import { Layout } from "../layout";
 import { LISTEN_FDS_NOTE } from "../render";
-import { Privilege, asUser, q, script, writeFile } from "../shell";
+import { BACKGROUND, Privilege, asUser, q, script, writeFile } from "../shell";
 
 export interface UnitFiles {
   quadlet: string;
@@ -75,7 +75,7 @@ export function candidateCheck(l: Layout, run: string): string[] {
   const c = q(l.candidateName);
   return [
     `echo "candidate: starting ${l.candidateName} (the new version, no port) beside the running one"`,
-    `${run} >/dev/null`,
+    `${BACKGROUND} ${run} >/dev/null`,
     `if ! healthy ${c}; then`,
     `  podman rm -f --ignore ${c} >/dev/null 2>&1 || true`,
     `  echo "deploy refused: the new version did not pass its health check; the running version keeps serving, untouched" >&2`,

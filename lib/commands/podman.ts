@@ -1,6 +1,6 @@
 // The app secret and the image, as the system user's rootless Podman.
 import { Layout } from "../layout";
-import { Privilege, asRoot, asUser, asUserFromRoot, q, script } from "../shell";
+import { BACKGROUND, Privilege, asRoot, asUser, asUserFromRoot, q, script } from "../shell";
 
 /** Store stdin as a Podman secret; prints the secret's id (not its value) so a new secret restarts the unit. */
 export function createSecret(p: Privilege, user: string, name: string): string {
@@ -70,7 +70,7 @@ export function buildImage(p: Privilege, l: Layout, b: BuildArgs): string {
   const ctx = `${cache}/flagun-build`;
   const lock = `${cache}/flagun-build.lock`;
   const build = script(
-    `podman build --quiet --format docker --pull=${b.offline ? "never" : "missing"} --build-arg ${q(`BASE_IMAGE=${b.baseImage}`)} --build-arg APP_UID=${CONTAINER_UID} -t ${q(b.ref)} -f ${q(`${ctx}/Containerfile`)} ${q(ctx)}`,
+    `${BACKGROUND} podman build --quiet --format docker --pull=${b.offline ? "never" : "missing"} --build-arg ${q(`BASE_IMAGE=${b.baseImage}`)} --build-arg APP_UID=${CONTAINER_UID} -t ${q(b.ref)} -f ${q(`${ctx}/Containerfile`)} ${q(ctx)}`,
     `rm -rf ${q(ctx)}`,
   );
   return asRoot(

@@ -2,7 +2,7 @@
 import * as path from "path";
 import { Layout } from "../layout";
 import { CONFIG_MOUNT } from "../render";
-import { Privilege, asRoot, asUser, asUserFromRoot, q, script } from "../shell";
+import { BACKGROUND, Privilege, asRoot, asUser, asUserFromRoot, q, script } from "../shell";
 
 /**
  * Install the new configuration files only if they parse: `check` (render.configCheckRun of the version about
@@ -20,7 +20,7 @@ export function configInstall(p: Privilege, l: Layout, check: string): string {
     script(
       `if [ -z "$(ls -A ${next})" ]; then echo "configuration: nothing new"; exit 0; fi`,
       `if systemctl --user is-active --quiet ${q(l.unitName)}; then`,
-      `  ${check} flagun-check-config ${q(`${CONFIG_MOUNT}/${path.posix.basename(l.configStageDir)}`)} 2>&1 || { echo "configuration refused (not installed): the running service keeps its configuration" >&2; exit 1; }`,
+      `  ${BACKGROUND} ${check} flagun-check-config ${q(`${CONFIG_MOUNT}/${path.posix.basename(l.configStageDir)}`)} 2>&1 || { echo "configuration refused (not installed): the running service keeps its configuration" >&2; exit 1; }`,
       "else",
       `  echo "configuration: not checked here (${l.unitName} is not running: no version to protect; its start checks it)"`,
       "fi",
@@ -61,7 +61,7 @@ export function releaseCommand(p: Privilege, l: Layout, run: string, argv: strin
     l.user,
     script(
       `echo "release command: ${argv.join(" ")}"`,
-      `${run} ${argv.map(q).join(" ")} 2>&1 || { s=$?; echo "release command failed (exit $s): the running version was left as it was" >&2; exit $s; }`,
+      `${BACKGROUND} ${run} ${argv.map(q).join(" ")} 2>&1 || { s=$?; echo "release command failed (exit $s): the running version was left as it was" >&2; exit $s; }`,
     ),
   );
 }
