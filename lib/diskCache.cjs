@@ -1,11 +1,11 @@
 // A small on-disk cache outside the repo ($FLAGUN_CACHE, default ~/.cache/flagun-rosupod, as scripts/lib.sh),
 // for work every `pulumi up` would otherwise redo on unchanged input: transpiling the program's TypeScript
-// (lib/tsTranspiler.cjs). Plain CommonJS, not TypeScript: the transpiler loads it before any TypeScript
-// can run.
+// (lib/tsTranspiler.cjs) and hashing large local files (lib/hash.ts cachedFileHash). Plain CommonJS, not
+// TypeScript: the transpiler loads it before any TypeScript can run.
 //
 // One entry per (namespace, name), holding the key it was computed for: a lookup with another key is a
-// miss, and the next store replaces the entry, so the cache holds one entry per source file however often
-// it changes. Anything unreadable is a miss, and a store that fails is skipped: the caller
+// miss, and the next store replaces the entry, so the cache holds one entry per source file or hashed path
+// however often they change. Anything unreadable is a miss, and a store that fails is skipped: the caller
 // then just computes again, never gets a wrong value.
 const crypto = require("node:crypto");
 const fs = require("node:fs");

@@ -1,13 +1,18 @@
 // The caches that spare a no-op `pulumi up` repeated work (README "Benchmarks", converge): the disk cache
-// (lib/diskCache.cjs) and the cached transpiler ts-node runs the program with (lib/tsTranspiler.cjs).
+// (lib/diskCache.cjs), the cached transpiler ts-node runs the program with (lib/tsTranspiler.cjs) and the
+// cached file hashes (lib/hash.ts).
 // A cached value must never outlive the input it was computed from.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
 import * as ts from "typescript";
+import { cachedFileHash, fileSha256 } from "../../lib/hash";
 import { projectRoot } from "../../lib/repo";
+import { hashedFileAsset } from "../../components/upload";
 
 // Every cache of this process in a temp dir (diskCache reads FLAGUN_CACHE on each call).
 process.env.FLAGUN_CACHE = fs.mkdtempSync(path.join(os.tmpdir(), "flagun-cache-test-"));
@@ -77,4 +82,41 @@ test("tsTranspiler: a syntax error is reported on every run (never cached); ES m
   const code = "export const x = ;\n";
   for (let i = 0; i < 2; i++) assert.ok(transpiler().transpile(code, { fileName: file }).diagnostics?.length);
   assert.throws(() => transpiler(OPTIONS, "nodeesm").transpile("export {};\n", { fileName: "/project/m.ts" }), /CommonJS only/);
+});
+
+test("cachedFileHash: an unchanged file is not read again; any write is seen, even with size and mtime kept", () => {
+  const file = tmpFile("version one");
+  // Whole seconds, so that setting it back below restores the mtime exactly (to the nanosecond).
+  const mtime = 1_700_000_000;
+  fs.utimesSync(file, mtime, mtime);
+  let reads = 0;
+  const hash = (f: string) => {
+    reads++;
+    return crypto.createHash("sha256").update(fs.readFileSync(f)).digest("hex");
+  };
+  const first = cachedFileHash("test", file, hash);
+  assert.equal(cachedFileHash("test", file, hash), first);
+  assert.equal(reads, 1);
+  // Same size, same mtime (as `touch -r` or an archive extraction leaves them): the ctime still moves.
+  fs.writeFileSync(file, "version two");
+  fs.utimesSync(file, mtime, mtime);
+  assert.equal(fs.statSync(file, { bigint: true }).mtimeNs, BigInt(mtime) * 1_000_000_000n);
+  const second = cachedFileHash("test", file, hash);
+  assert.equal(reads, 2);
+  assert.notEqual(second, first);
+  assert.equal(second, crypto.createHash("sha256").update("version two").digest("hex"));
+  // Another kind of hash of the same file is its own entry.
+  assert.equal(cachedFileHash("other", file, () => "x"), "x");
+  assert.equal(cachedFileHash("test", file, hash), second);
+  assert.equal(reads, 2);
+});
+
+test("hashedFileAsset: a FileAsset with the engine's hash of it (sha256 of the bytes)", async () => {
+  const file = tmpFile("archive bytes");
+  const sha = crypto.createHash("sha256").update("archive bytes").digest("hex");
+  assert.equal(fileSha256(file), sha);
+  const asset = hashedFileAsset(file);
+  assert.ok(asset instanceof pulumi.asset.FileAsset);
+  assert.equal(await asset.path, file);
+  assert.equal((asset as unknown as { hash: string }).hash, sha);
 });
