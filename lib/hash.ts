@@ -32,17 +32,28 @@ export function listFiles(root: string, skipTop: string[] = []): string[] {
   return out;
 }
 
+/** Feeds a file's bytes to `h` in 1 MiB reads: a large file (the base image archive) never becomes one Buffer. */
+function updateWithFile(h: crypto.Hash, file: string): void {
+  const buf = Buffer.allocUnsafe(1 << 20);
+  const fd = fs.openSync(file, "r");
+  try {
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Hash of named parts (files, directories or literal strings), order-sensitive. */
 export function hashParts(parts: { name: string; file?: string; dir?: string; skipTop?: string[]; text?: string }[]): string {
   const h = crypto.createHash("sha256");
   for (const part of parts) {
     h.update(`${part.name}\0`);
     if (part.text !== undefined) h.update(part.text);
-    if (part.file !== undefined) h.update(fs.readFileSync(part.file));
+    if (part.file !== undefined) updateWithFile(h, part.file);
     if (part.dir !== undefined) {
       for (const rel of listFiles(part.dir, part.skipTop)) {
         h.update(`${rel}\0`);
-        h.update(fs.readFileSync(path.join(part.dir, rel)));
+        updateWithFile(h, path.join(part.dir, rel));
         h.update("\0");
       }
     }
@@ -75,7 +86,11 @@ export function cachedFileHash(kind: string, file: string, compute: (file: strin
 
 /** sha256 (hex) of a file's bytes: the hash the Pulumi engine keeps for a FileAsset. */
 export function fileSha256(file: string): string {
-  return cachedFileHash("sha256", file, (f) => crypto.createHash("sha256").update(fs.readFileSync(f)).digest("hex"));
+  return cachedFileHash("sha256", file, (f) => {
+    const h = crypto.createHash("sha256");
+    updateWithFile(h, f);
+    return h.digest("hex");
+  });
 }
 
 export function short(hash: string): string {

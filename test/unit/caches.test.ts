@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as ts from "typescript";
-import { cachedFileHash, fileSha256 } from "../../lib/hash";
+import { cachedFileHash, fileSha256, hashParts } from "../../lib/hash";
 import { projectRoot } from "../../lib/repo";
 import { hashedFileAsset } from "../../components/upload";
 
@@ -109,6 +109,15 @@ test("cachedFileHash: an unchanged file is not read again; any write is seen, ev
   assert.equal(cachedFileHash("other", file, () => "x"), "x");
   assert.equal(cachedFileHash("test", file, hash), second);
   assert.equal(reads, 2);
+});
+
+test("hashParts: a file part hashes its bytes read in chunks, as one read would (a file larger than one chunk)", () => {
+  const bytes = crypto.randomBytes((1 << 20) * 2 + 12345);
+  const file = tmpFile("");
+  fs.writeFileSync(file, bytes);
+  const expected = crypto.createHash("sha256").update("base\0").update(bytes).update("\0").digest("hex");
+  assert.equal(hashParts([{ name: "base", file }]), expected);
+  assert.equal(fileSha256(file), crypto.createHash("sha256").update(bytes).digest("hex"));
 });
 
 test("hashedFileAsset: a FileAsset with the engine's hash of it (sha256 of the bytes)", async () => {
