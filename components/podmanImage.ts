@@ -6,11 +6,11 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { buildImage, loadBaseArchive, removeImage } from "../lib/commands/podman";
-import { hashParts, short } from "../lib/hash";
+import { cachedFileHash, hashParts, short } from "../lib/hash";
 import { BASE_IMAGE, IMAGE } from "../lib/commands/drift";
 import { HostContext, hostCommand } from "./context";
 import { RepairsInput, repaired } from "./hostState";
-import { UploadEntry, upload } from "./upload";
+import { UploadEntry, hashedFileAsset, upload } from "./upload";
 
 /** The build context's app-requirements.txt for an app without a requirements.txt. */
 const NO_APP_REQUIREMENTS = "# the app has no requirements.txt\n";
@@ -29,11 +29,12 @@ export class PodmanImage extends pulumi.ComponentResource {
     let baseImage = site.baseImage;
 
     if (site.baseImageArchive) {
-      const baseHash = short(hashParts([{ name: "base", file: site.baseImageArchive }]));
+      // Both hashes of the archive (this tag and the engine's, hashedFileAsset) come from the disk cache while it is unchanged.
+      const baseHash = short(cachedFileHash("base-image-tag", site.baseImageArchive, (file) => hashParts([{ name: "base", file }])));
       baseImage = this.baseArchiveImage = `localhost/flagun-base:${baseHash}`;
       const stage = `${l.stageDir}/base-${baseHash}`;
       const base = { repairs: args.repairs, kinds: [BASE_IMAGE] };
-      const copies = upload(ctx, this, "base", stage, [{ at: "base.tar", source: new pulumi.asset.FileAsset(site.baseImageArchive) }], [], after, base);
+      const copies = upload(ctx, this, "base", stage, [{ at: "base.tar", source: hashedFileAsset(site.baseImageArchive) }], [], after, base);
       const load = hostCommand(
         ctx,
         this,

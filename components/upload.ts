@@ -3,6 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
 import { createStage, removeStage } from "../lib/commands/files";
+import { fileSha256 } from "../lib/hash";
 import { HostContext, hostCommand } from "./context";
 import { RepairsInput, repairTriggers, repaired } from "./hostState";
 
@@ -10,6 +11,14 @@ export interface UploadEntry {
   /** Path inside the stage: a file name, or the directory name a FileArchive lands under. */
   at: string;
   source: pulumi.asset.Asset | pulumi.asset.Archive;
+}
+
+/**
+ * A FileAsset that carries its content hash (lib/hash fileSha256, the sha256 the engine would compute): the
+ * engine reads and hashes only assets sent without one, so a large unchanged file is not read on every run.
+ */
+export function hashedFileAsset(file: string): pulumi.asset.FileAsset {
+  return Object.assign(new pulumi.asset.FileAsset(file), { hash: fileSha256(file) });
 }
 
 export function upload(
