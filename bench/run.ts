@@ -494,7 +494,8 @@ async function main() {
       fs.writeFileSync(path.join(tsDir, "Pulumi.yaml"), fs.readFileSync(path.join(REPO, "Pulumi.yaml"), "utf8").replace(/^name: .*$/m, "name: flagun-bench-empty-ts"));
       for (const f of ["tsconfig.json", "package.json"]) fs.copyFileSync(path.join(REPO, f), path.join(tsDir, f));
       fs.mkdirSync(path.join(tsDir, "lib"));
-      fs.copyFileSync(path.join(REPO, "lib/compileCache.cjs"), path.join(tsDir, "lib/compileCache.cjs"));
+      // What Pulumi.yaml's nodeargs and tsconfig.json's ts-node section load (compile cache, transpiler).
+      for (const f of fs.readdirSync(path.join(REPO, "lib")).filter((f) => f.endsWith(".cjs"))) fs.copyFileSync(path.join(REPO, "lib", f), path.join(tsDir, "lib", f));
       fs.writeFileSync(path.join(tsDir, "index.ts"), "export {};\n");
       fs.symlinkSync(path.join(REPO, "node_modules"), path.join(tsDir, "node_modules"));
       const emptyTs = await LocalWorkspace.createOrSelectStack(

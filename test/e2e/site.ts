@@ -62,6 +62,11 @@ export async function siteChecks(t: TestContext, { host, s, out, ports, user }: 
     const asUser = asUserPrefix(user, uid);
     assert.equal((await sh(host, `${asUser} systemctl --user is-active flagun-web.service`)).trim(), "active");
     assert.match(await sh(host, `${asUser} systemctl --user show -p WantedBy -p SourcePath flagun-web.service`), /default\.target/);
+    // The unit's health check limits are the ones in force (Podman ignores them without HealthCmd: podman#21476).
+    assert.equal(
+      (await sh(host, `${asUser} podman inspect flagun-web --format '{{.Config.Healthcheck.Timeout}} {{.Config.Healthcheck.Retries}} {{.Config.Healthcheck.StartPeriod}} {{.Config.HealthcheckOnFailureAction}}'`)).trim(),
+      "1m30s 5 1m0s kill",
+    );
     // Socket activation: the user's systemd owns the public ports (enabled at boot); no port forwarder runs.
     for (const [unit, port] of [["flagun-web-https.socket", ports.https], ["flagun-web-http.socket", ports.http]] as const) {
       assert.equal((await sh(host, `${asUser} systemctl --user is-enabled ${unit}`)).trim(), "enabled");

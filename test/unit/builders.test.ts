@@ -145,6 +145,14 @@ test("quadlet unit: sockets not ports, read-only mounts, secret as a file, resta
     "ReadOnly=true",
     "Restart=on-failure",
     "WantedBy=default.target",
+    // Podman applies the Health* limits only with an explicit command (podman#21476).
+    "HealthCmd=/usr/local/bin/flagun-health",
+    "HealthTimeout=90s",
+    "HealthRetries=5",
+    "HealthOnFailure=kill",
+    // Its own stop budget (flagun-supervise: 25 s) comes before podman's SIGKILL and systemd's.
+    "PodmanArgs=--stop-timeout=30",
+    "TimeoutStopSec=60",
   ]) {
     assert.ok(u.split("\n").includes(line), `missing ${line}`);
   }
