@@ -196,6 +196,10 @@ function requestLoop(url: string, rate: number, maxSeconds: number) {
   return { stop };
 }
 
+/** BENCH_ONLY: a comma-separated choice of the measurements after the cold up (serving, converge, deploys); all by default. */
+const ONLY = process.env.BENCH_ONLY?.split(",").map((x) => x.trim());
+const wanted = (what: "serving" | "converge" | "deploys") => !ONLY || ONLY.includes(what);
+
 /** Requests per second of the loop (BENCH_RATE); each request opens a new TCP+TLS connection. */
 const RATE = Number(process.env.BENCH_RATE ?? 10);
 const LOOP_MAX_S = 900;
@@ -298,6 +302,12 @@ export function parseWrk(out: string): Wrk {
 }
 
 const WRK = "wrk -t1 -c8 -d10s --latency";
+const SERVING_ROUNDS = 3;
+
+/** The run with the median request rate (its latencies belong to it). */
+export function medianRun(runs: Wrk[]): Wrk {
+  return [...runs].sort((a, b) => a.requestsPerS - b.requestsPerS)[(runs.length - 1) >> 1];
+}
 
 /** Sum of RSS (KiB) of the container's processes and of all the system user's processes, as a shell snippet. */
 function rssSnippet(uid: number): string {
@@ -370,12 +380,14 @@ function table(res: any): string[][] {
   }
   const w = res.serving;
   if (w) {
-    const fmt = (x: Wrk) => `${x.requestsPerS} req/s; p50 ${x.p50Ms} ms, p99 ${x.p99Ms} ms${x.non2xx ? `; ${x.non2xx} non-2xx` : ""}${x.socketErrors !== "none" ? `; socket errors ${x.socketErrors}` : ""}`;
+    const fmt = (x: Wrk, all?: Wrk[]) =>
+      `${x.requestsPerS} req/s; p50 ${x.p50Ms} ms, p99 ${x.p99Ms} ms${x.non2xx ? `; ${x.non2xx} non-2xx` : ""}${x.socketErrors !== "none" ? `; socket errors ${x.socketErrors}` : ""}` +
+      (all ? ` (median of ${all.length} rounds: ${all.map((r) => r.requestsPerS).join(", ")} req/s)` : "");
     const ratio = (r: ReturnType<typeof ratios>) => `req/s ${r.requestsPerS}×; p50 ${r.p50}×; p99 ${r.p99}×`;
-    rows.push(["serving: gunicorn direct (HTTP)", fmt(w.gunicorn), `${WRK}, in the service container's network namespace against 127.0.0.1:8000`]);
-    rows.push(["serving: nginx HTTPS, socket-activated (this design)", fmt(w.nginx), "same wrk in the VM against https://127.0.0.1:httpsPort/ (systemd's socket, host network)"]);
+    rows.push(["serving: gunicorn direct (HTTP)", fmt(w.gunicorn, w.runs?.gunicorn), `${WRK}, in the service container's network namespace against 127.0.0.1:8000`]);
+    rows.push(["serving: nginx HTTPS, socket-activated (this design)", fmt(w.nginx, w.runs?.nginx), "same wrk in the VM against https://127.0.0.1:httpsPort/ (systemd's socket, host network)"]);
     if (w.nginxPasta) {
-      rows.push(["serving: nginx HTTPS, rootless -p through pasta (previous design)", fmt(w.nginxPasta), `same wrk against https://127.0.0.1:${PASTA_PORT}/, a side container of the same image, config and app`]);
+      rows.push(["serving: nginx HTTPS, rootless -p through pasta (previous design)", fmt(w.nginxPasta, w.runs?.nginxPasta), `same wrk against https://127.0.0.1:${PASTA_PORT}/, a side container of the same image, config and app`]);
     }
     rows.push(["serving: ratio nginx / gunicorn, socket-activated", ratio(w.ratio), "goal >= 0.8× req/s"]);
     if (w.ratioPasta) rows.push(["serving: ratio nginx / gunicorn, through pasta", ratio(w.ratioPasta), "same run"]);
@@ -447,33 +459,35 @@ async function main() {
     log(`cold up ${res.cold.totalS} s`);
     save();
 
-    // 5 + 3. memory idle, wrk gunicorn direct, then nginx on the sockets (memory sampled during that run),
-    // then nginx through pasta (the side container runs only for its own wrk run)
-    await section("serving/memory", async () => {
+    // 5 + 3. memory idle; then SERVING_ROUNDS rounds of wrk, each against gunicorn directly, nginx on the
+    // sockets (memory sampled during it) and nginx through pasta, interleaved: one 10 s run of each under
+    // emulation moves by 2x with whatever else the guest does, so each figure is the median round.
+    if (wanted("serving")) await section("serving/memory", async () => {
       await sleep(5000);
       res.memory = { idle: parseRss(await sh(host, rssSnippet(uid))) };
       const pid = (await sh(host, `${asUserPrefix(USER, uid)} podman inspect -f '{{.State.Pid}}' ${CONTAINER}`)).trim();
-      log("wrk: gunicorn direct");
-      const gun = parseWrk(await sh(host, `sudo nsenter -t ${pid} -n ${WRK} http://127.0.0.1:8000/`));
-      log("wrk: nginx (HTTPS)");
-      const out = await sh(
-        host,
-        `${WRK} https://127.0.0.1:${ports.https}/ > /tmp/wrk-nginx.txt 2>&1 & W=$!; for i in 1 2 3; do sleep 2.5; ${rssSnippet(uid)}; done; wait $W; cat /tmp/wrk-nginx.txt`,
-      );
-      const samples = [...out.matchAll(/RSS_CONTAINER=\d+ RSS_USER=\d+ NPROC=\d+/g)].map((m) => parseRss(m[0]));
-      res.memory.load = samples.reduce((a, b) => (b.containerMiB > a.containerMiB ? b : a), samples[0]);
-      res.memory.loadSamples = samples;
-      const ngx = parseWrk(out);
-      res.serving = { tool: WRK, gunicorn: gun, nginx: ngx, ratio: ratios(ngx, gun) };
-      log(`nginx (socket) ${ngx.requestsPerS} req/s vs gunicorn ${gun.requestsPerS} req/s`);
-      save();
-      log(`wrk: nginx through pasta (${PASTA_CONTAINER}, -p 127.0.0.1:${PASTA_PORT})`);
+      log(`starting ${PASTA_CONTAINER} (-p 127.0.0.1:${PASTA_PORT}): the previous design's path`);
       try {
-        res.serving.pastaReadyS = r1(await startPastaContainer(host, s!, uid, imageRef));
-        const pasta = parseWrk(await sh(host, `${WRK} https://127.0.0.1:${PASTA_PORT}/`));
-        res.serving.nginxPasta = pasta;
-        res.serving.ratioPasta = ratios(pasta, gun);
-        log(`nginx (pasta) ${pasta.requestsPerS} req/s`);
+        const pastaReadyS = r1(await startPastaContainer(host, s!, uid, imageRef));
+        const runs: Record<"gunicorn" | "nginx" | "nginxPasta", Wrk[]> = { gunicorn: [], nginx: [], nginxPasta: [] };
+        const loadSamples: ReturnType<typeof parseRss>[] = [];
+        for (let round = 1; round <= SERVING_ROUNDS; round++) {
+          runs.gunicorn.push(parseWrk(await sh(host, `sudo nsenter -t ${pid} -n ${WRK} http://127.0.0.1:8000/`)));
+          const out = await sh(
+            host,
+            `${WRK} https://127.0.0.1:${ports.https}/ > /tmp/wrk-nginx.txt 2>&1 & W=$!; for i in 1 2 3; do sleep 2.5; ${rssSnippet(uid)}; done; wait $W; cat /tmp/wrk-nginx.txt`,
+          );
+          loadSamples.push(...[...out.matchAll(/RSS_CONTAINER=\d+ RSS_USER=\d+ NPROC=\d+/g)].map((m) => parseRss(m[0])));
+          runs.nginx.push(parseWrk(out));
+          runs.nginxPasta.push(parseWrk(await sh(host, `${WRK} https://127.0.0.1:${PASTA_PORT}/`)));
+          log(`  round ${round}: gunicorn ${runs.gunicorn.at(-1)!.requestsPerS}, nginx (sockets) ${runs.nginx.at(-1)!.requestsPerS}, nginx (pasta) ${runs.nginxPasta.at(-1)!.requestsPerS} req/s`);
+        }
+        res.memory.load = loadSamples.reduce((a, b) => (b.containerMiB > a.containerMiB ? b : a), loadSamples[0]);
+        res.memory.loadSamples = loadSamples;
+        const gun = medianRun(runs.gunicorn);
+        const ngx = medianRun(runs.nginx);
+        const pasta = medianRun(runs.nginxPasta);
+        res.serving = { tool: WRK, rounds: SERVING_ROUNDS, runs, pastaReadyS, gunicorn: gun, nginx: ngx, nginxPasta: pasta, ratio: ratios(ngx, gun), ratioPasta: ratios(pasta, gun) };
       } finally {
         await sh(host, `${asUserPrefix(USER, uid)} podman rm -f --ignore ${PASTA_CONTAINER} >/dev/null`);
       }
@@ -481,7 +495,7 @@ async function main() {
     save();
 
     // 1. converge cost, interleaved with the floor
-    await section("converge", async () => {
+    if (wanted("converge")) await section("converge", async () => {
       const q = await sshLoginQuery(host);
       const empty = await LocalWorkspace.createOrSelectStack(
         { stackName: "bench-floor", projectName: "flagun-bench-floor", program: async () => ({}) },
@@ -543,14 +557,14 @@ async function main() {
 
     // 2. deploys under load, after a baseline: the same loop for 20 s with nothing deployed
     res.deploys = [];
-    await section("load baseline", async () => {
+    if (wanted("deploys")) await section("load baseline", async () => {
       log(`load baseline: ${RATE} req/s for 20 s, nothing deployed`);
       const loop = requestLoop(url, RATE, 20);
       await sleep(20000);
       const r = await loop.stop();
       res.deploys.push({ what: "none (baseline, 20 s)", deployS: 0, changes: {}, ...r });
     });
-    await section("deploy: app code", async () => {
+    if (wanted("deploys")) await section("deploy: app code", async () => {
       res.deploys.push(
         await deployUnderLoad(s!, host, uid, url, "app code (flask_app/main.py)", async () => {
           const main = path.join(s!.workDir, "flask_app", "main.py");
@@ -561,17 +575,17 @@ async function main() {
       );
     });
     save();
-    await section("deploy: config", async () => {
+    if (wanted("deploys")) await section("deploy: config", async () => {
       res.deploys.push(await deployUnderLoad(s!, host, uid, url, "config (clientMaxBodySize 10m -> 20m)", () => s!.stack.setConfig("clientMaxBodySize", { value: "20m" })));
     });
     save();
-    await section("deploy: certificate", async () => {
+    if (wanted("deploys")) await section("deploy: certificate", async () => {
       res.deploys.push(await deployUnderLoad(s!, host, uid, url, "certificate renewal (certValidityDays 365 -> 366)", () => s!.stack.setConfig("certValidityDays", { value: "366" })));
     });
     save();
     // A new image without the network: a changed file of the image's own code (the supervisor) changes
     // the content-hash tag; the build reuses every layer above that COPY. A new PyPI pin would also run pip.
-    await section("deploy: image", async () => {
+    if (wanted("deploys")) await section("deploy: image", async () => {
       res.deploys.push(
         await deployUnderLoad(s!, host, uid, url, "image (a line appended to container/flagun-supervise: rebuild of its COPY layer)", async () => {
           fs.appendFileSync(path.join(s!.workDir, "container", "flagun-supervise"), "# bench: an image change\n");
@@ -579,7 +593,7 @@ async function main() {
       );
     });
     save();
-    await section("deploy: unit restart", async () => {
+    if (wanted("deploys")) await section("deploy: unit restart", async () => {
       res.deploys.push(
         await deployUnderLoad(s!, host, uid, url, "unit restart, same ports (appEnv gains BENCH_RESTART=1)", () =>
           s!.stack.setConfig("appEnv", { value: JSON.stringify({ BENCH_RESTART: "1" }) }),
@@ -589,7 +603,7 @@ async function main() {
     save();
     // The app fails at import: the candidate never becomes healthy, `up` fails, and the running version
     // must keep serving, unchanged. Then the app is restored and an up converges before anything else.
-    await section("deploy: broken app", async () => {
+    if (wanted("deploys")) await section("deploy: broken app", async () => {
       const main = path.join(s!.workDir, "flask_app", "main.py");
       const good = fs.readFileSync(main, "utf8");
       const bodyBefore = await servedBody(s!, url);

@@ -1,7 +1,7 @@
 // The pure parts of bench/run.ts: wrk's output, the cold up's phases by resource name, a failed up's summary.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { failureSummary, parseWrk, phaseOf } from "../../bench/run";
+import { failureSummary, medianRun, parseWrk, phaseOf } from "../../bench/run";
 
 const WRK_OUT = `Running 10s test @ https://127.0.0.1:8443/
   1 threads and 8 connections
@@ -93,4 +93,10 @@ test("failureSummary: exit code, Pulumi's first error line, the switch's refusal
     refusal: "deploy refused: the new version did not pass its health check; the running version keeps serving, untouched",
   });
   assert.deepEqual(failureSummary("something else"), { exit: NaN, firstError: undefined, refusal: undefined });
+});
+
+test("medianRun: the run with the median request rate, whatever the order", () => {
+  const run = (requestsPerS: number, p50Ms: number) => ({ requestsPerS, p50Ms, p99Ms: 0, requests: 0, non2xx: 0, socketErrors: "none" });
+  assert.deepEqual(medianRun([run(150, 1), run(90, 2), run(120, 3)]), run(120, 3));
+  assert.deepEqual(medianRun([run(5, 9)]), run(5, 9));
 });
