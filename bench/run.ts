@@ -402,7 +402,7 @@ function table(res: any): string[][] {
   const m = res.memory;
   if (m) {
     if (m.idle) rows.push(["memory idle (RSS)", `${m.idle.containerMiB} MiB container; ${m.idle.userMiB} MiB all of ${USER}`, `${m.idle.containerProcesses} container processes`]);
-    if (m.load) rows.push(["memory under wrk load (RSS, max of samples)", `${m.load.containerMiB} MiB container; ${m.load.userMiB} MiB all of ${USER}`, "during the nginx run of (3)"]);
+    if (m.load) rows.push(["memory under wrk load (RSS, max of samples)", `${m.load.containerMiB} MiB container; ${m.load.userMiB} MiB all of ${USER}`, "during one more nginx run after (3), sampled only there"]);
   }
   return rows;
 }
@@ -460,8 +460,10 @@ async function main() {
     save();
 
     // 5 + 3. memory idle; then SERVING_ROUNDS rounds of wrk, each against gunicorn directly, nginx on the
-    // sockets (memory sampled during it) and nginx through pasta, interleaved: one 10 s run of each under
-    // emulation moves by 2x with whatever else the guest does, so each figure is the median round.
+    // sockets and nginx through pasta, interleaved: one 10 s run of each under emulation moves by 2x with
+    // whatever else the guest does, so each figure is the median round. Memory under load is sampled in one
+    // more nginx run of its own: `podman top` costs the emulated guest seconds of CPU, and sampled during a
+    // compared run it slowed that run alone (2026-12-02: the socket path looked 15-25% slower than pasta).
     if (wanted("serving")) await section("serving/memory", async () => {
       await sleep(5000);
       res.memory = { idle: parseRss(await sh(host, rssSnippet(uid))) };
@@ -473,15 +475,15 @@ async function main() {
         const loadSamples: ReturnType<typeof parseRss>[] = [];
         for (let round = 1; round <= SERVING_ROUNDS; round++) {
           runs.gunicorn.push(parseWrk(await sh(host, `sudo nsenter -t ${pid} -n ${WRK} http://127.0.0.1:8000/`)));
-          const out = await sh(
-            host,
-            `${WRK} https://127.0.0.1:${ports.https}/ > /tmp/wrk-nginx.txt 2>&1 & W=$!; for i in 1 2 3; do sleep 2.5; ${rssSnippet(uid)}; done; wait $W; cat /tmp/wrk-nginx.txt`,
-          );
-          loadSamples.push(...[...out.matchAll(/RSS_CONTAINER=\d+ RSS_USER=\d+ NPROC=\d+/g)].map((m) => parseRss(m[0])));
-          runs.nginx.push(parseWrk(out));
+          runs.nginx.push(parseWrk(await sh(host, `${WRK} https://127.0.0.1:${ports.https}/`)));
           runs.nginxPasta.push(parseWrk(await sh(host, `${WRK} https://127.0.0.1:${PASTA_PORT}/`)));
           log(`  round ${round}: gunicorn ${runs.gunicorn.at(-1)!.requestsPerS}, nginx (sockets) ${runs.nginx.at(-1)!.requestsPerS}, nginx (pasta) ${runs.nginxPasta.at(-1)!.requestsPerS} req/s`);
         }
+        const sampled = await sh(
+          host,
+          `${WRK} https://127.0.0.1:${ports.https}/ > /tmp/wrk-nginx.txt 2>&1 & W=$!; for i in 1 2 3; do sleep 2.5; ${rssSnippet(uid)}; done; wait $W`,
+        );
+        loadSamples.push(...[...sampled.matchAll(/RSS_CONTAINER=\d+ RSS_USER=\d+ NPROC=\d+/g)].map((m) => parseRss(m[0])));
         res.memory.load = loadSamples.reduce((a, b) => (b.containerMiB > a.containerMiB ? b : a), loadSamples[0]);
         res.memory.loadSamples = loadSamples;
         const gun = medianRun(runs.gunicorn);
