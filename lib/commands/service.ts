@@ -37,16 +37,20 @@ export function configInstall(p: Privilege, l: Layout, check: string): string {
  * instead (lib/commands/deploy.ts), as gunicorn's own reload replaces every worker at once.
  */
 export function reloadService(p: Privilege, l: Layout): string {
-  return asUser(
-    p,
-    l.user,
-    script(
-      `if systemctl --user is-active --quiet ${q(l.unitName)}; then`,
-      `  podman kill --signal USR2 ${q(l.containerName)} >/dev/null && echo "reloaded nginx in ${l.containerName}"`,
-      "else",
-      '  echo "not running yet: nothing to reload"',
-      "fi",
-    ),
+  return asUser(p, l.user, reloadScript(l));
+}
+
+/** The body of reloadService, for the system user's shell. */
+export function reloadScript(l: Layout): string {
+  return script(
+    `if systemctl --user is-active --quiet ${q(l.unitName)}; then`,
+    // A container started by a version before SIGUSR2 existed (the first `up` after an upgrade) would die of
+    // it: it gets SIGHUP, which reloads nginx and gunicorn, as it did then.
+    `  if podman exec ${q(l.containerName)} grep -q SIGUSR2 /usr/local/bin/flagun-supervise 2>/dev/null; then sig=USR2; else sig=HUP; fi`,
+    `  podman kill --signal "$sig" ${q(l.containerName)} >/dev/null && echo "reloaded ${l.containerName} (SIG$sig)"`,
+    "else",
+    '  echo "not running yet: nothing to reload"',
+    "fi",
   );
 }
 
