@@ -40,14 +40,22 @@ export function reloadService(p: Privilege, l: Layout): string {
   return asUser(p, l.user, reloadScript(l));
 }
 
+/** Where nginx in the container writes its master's pid (config/nginx.conf.tmpl `pid`, the same in every version). */
+const NGINX_PID_FILE = "/tmp/nginx.pid";
+
 /** The body of reloadService, for the system user's shell. */
 export function reloadScript(l: Layout): string {
+  const c = q(l.containerName);
   return script(
     `if systemctl --user is-active --quiet ${q(l.unitName)}; then`,
-    // A container started by a version before SIGUSR2 existed (the first `up` after an upgrade) would die of
-    // it: it gets SIGHUP, which reloads nginx and gunicorn, as it did then.
-    `  if podman exec ${q(l.containerName)} grep -q SIGUSR2 /usr/local/bin/flagun-supervise 2>/dev/null; then sig=USR2; else sig=HUP; fi`,
-    `  podman kill --signal "$sig" ${q(l.containerName)} >/dev/null && echo "reloaded ${l.containerName} (SIG$sig)"`,
+    `  if podman exec ${c} grep -q SIGUSR2 /usr/local/bin/flagun-supervise 2>/dev/null; then`,
+    `    podman kill --signal USR2 ${c} >/dev/null && echo "reloaded nginx in ${l.containerName} (SIGUSR2 to its supervisor)"`,
+    "  else",
+    // A container started by a version whose supervisor predates SIGUSR2 (the first `up` after an upgrade):
+    // USR2 would kill it, and its SIGHUP also replaces every gunicorn worker at once (requests wait for the
+    // app's import: the upgrade e2e lost one that way). nginx's master gets SIGHUP directly instead.
+    `    podman exec ${c} sh -c ${q(`kill -HUP "$(cat ${NGINX_PID_FILE})"`)} && echo "reloaded nginx in ${l.containerName} (SIGHUP to its master)"`,
+    "  fi",
     "else",
     '  echo "not running yet: nothing to reload"',
     "fi",

@@ -26,10 +26,27 @@ export function copyProject(): string {
   return dir;
 }
 
+/**
+ * The project as it was at `commit` (git archive of this clone; node_modules linked): an older version of
+ * flagun-rosupod, for upgrade tests. Throws when the clone lacks the commit (a shallow clone).
+ */
+export function projectAt(commit: string): string {
+  const { execFileSync } = require("node:child_process") as typeof import("node:child_process");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flagun-e2e-old-"));
+  execFileSync("sh", ["-c", 'git -C "$1" archive --format=tar "$2" | tar -x -C "$3"', "sh", REPO, commit, dir], { stdio: ["ignore", "ignore", "pipe"] });
+  fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"));
+  return dir;
+}
+
 /** The offline base image archive built by test/host/base-image.sh (cached by content). */
 export function baseImageArchive(): string {
   const { execFileSync } = require("node:child_process") as typeof import("node:child_process");
   return execFileSync("bash", [path.join(REPO, "test/host/base-image.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim().split("\n").pop()!;
+}
+
+/** The backend and passphrase of every e2e stack (state in `stateDir`). */
+function stackEnv(stateDir: string): Record<string, string> {
+  return { PULUMI_BACKEND_URL: `file://${stateDir}`, PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase", PULUMI_SKIP_UPDATE_CHECK: "true" };
 }
 
 export interface SiteStack {
@@ -48,7 +65,7 @@ export async function siteStack(host: TestHost | Record<string, TestHost>, ports
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "flagun-state-"));
   const stack = await LocalWorkspace.createOrSelectStack(
     { stackName: name, workDir },
-    { envVars: { PULUMI_BACKEND_URL: `file://${stateDir}`, PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase", PULUMI_SKIP_UPDATE_CHECK: "true" } },
+    { envVars: stackEnv(stateDir) },
   );
   const hosts = Object.entries(byName).map(([n, h]) => ({ name: n, address: "127.0.0.1", port: h.sshPort, user: h.user, hostKey: h.hostKey }));
   const config: ConfigMap = {
@@ -116,15 +133,18 @@ export interface LoadResult {
 export async function underLoad<T>(url: string, ca: string, fn: () => Promise<T>): Promise<{ result: PromiseSettledResult<T>; load: LoadResult }> {
   const load: LoadResult = { bodies: [], failures: [] };
   let running = true;
+  const start = Date.now();
   const loop = (async () => {
     while (running) {
       const t0 = Date.now();
+      // Each failure names when its request was sent, to place it among the up's steps.
+      const sent = `sent at +${((t0 - start) / 1000).toFixed(1)} s`;
       try {
         const r = await httpsGet(url, ca);
         if (r.status === 200) load.bodies.push(r.body);
-        else load.failures.push(`HTTP ${r.status}`);
+        else load.failures.push(`HTTP ${r.status} (${sent})`);
       } catch (e) {
-        load.failures.push(String(e));
+        load.failures.push(`${e} (${sent})`);
       }
       await new Promise((r) => setTimeout(r, Math.max(0, 250 - (Date.now() - t0))));
     }
@@ -171,10 +191,18 @@ export function readTree(dir: string): string {
     .join("\n");
 }
 
+/** The same stack (state, config, passphrase) run from another copy of the project, e.g. an older version. */
+export async function sameStackIn(s: SiteStack, workDir: string): Promise<SiteStack> {
+  const name = s.stack.name;
+  fs.copyFileSync(path.join(s.workDir, `Pulumi.${name}.yaml`), path.join(workDir, `Pulumi.${name}.yaml`));
+  const stack = await LocalWorkspace.selectStack({ stackName: name, workDir }, { envVars: stackEnv(s.stateDir) });
+  return { stack, workDir, stateDir: s.stateDir };
+}
+
 /** Environment for running the pulumi CLI directly (child process) on a SiteStack: same backend and
  * passphrase as `siteStack` gives its workspace. Run it with cwd = `s.workDir`. */
 export function cliEnv(s: SiteStack): NodeJS.ProcessEnv {
-  return { ...process.env, PULUMI_BACKEND_URL: `file://${s.stateDir}`, PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase", PULUMI_SKIP_UPDATE_CHECK: "true" };
+  return { ...process.env, ...stackEnv(s.stateDir) };
 }
 
 /** Runs the pulumi CLI on a SiteStack to completion; never throws (exit code and output returned). */

@@ -28,14 +28,17 @@ test("exact: subid release removes exactly the user's lines", () => {
   assert.equal(host.releaseSubIds(p, "flagun"), `sudo -n sh -c 'set -eu\nsed -i '\\''/^flagun:/d'\\'' /etc/subuid /etc/subgid'`);
 });
 
-test("exact: reload sends SIGUSR2 (nginx alone; SIGHUP to a supervisor without it) only to a running unit, as the system user", () => {
+test("exact: reload sends SIGUSR2 (nginx alone; SIGHUP to nginx's master under a supervisor without it) only to a running unit, as the system user", () => {
   const expected = [
     String.raw`sudo -n sh -c 'runuser -u flagun -- env -i HOME="$(getent passwd flagun | cut -d: -f6)" PATH=/usr/local/bin:/usr/bin:/bin sh -c '\''set -eu`,
     String.raw`export XDG_RUNTIME_DIR="/run/user/$(id -u)"; export DBUS_SESSION_BUS_ADDRESS="unix:path=$XDG_RUNTIME_DIR/bus"; cd "$HOME"`,
     "set -eu",
     "if systemctl --user is-active --quiet flagun-web.service; then",
-    "  if podman exec flagun-web grep -q SIGUSR2 /usr/local/bin/flagun-supervise 2>/dev/null; then sig=USR2; else sig=HUP; fi",
-    '  podman kill --signal "$sig" flagun-web >/dev/null && echo "reloaded flagun-web (SIG$sig)"',
+    "  if podman exec flagun-web grep -q SIGUSR2 /usr/local/bin/flagun-supervise 2>/dev/null; then",
+    '    podman kill --signal USR2 flagun-web >/dev/null && echo "reloaded nginx in flagun-web (SIGUSR2 to its supervisor)"',
+    "  else",
+    String.raw`    podman exec flagun-web sh -c '\''\'\'''\''kill -HUP "$(cat /tmp/nginx.pid)"'\''\'\'''\'' && echo "reloaded nginx in flagun-web (SIGHUP to its master)"`,
+    "  fi",
     "else",
     '  echo "not running yet: nothing to reload"',
     String.raw`fi'\'''`,
