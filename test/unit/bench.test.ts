@@ -1,7 +1,7 @@
 // The pure parts of bench/run.ts: wrk's output, the cold up's phases by resource name, a failed up's summary.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { failureSummary, medianRun, parseWrk, phaseOf } from "../../bench/run";
+import { failureSummary, medianRun, parseWrk, phaseOf, roundRatios } from "../../bench/run";
 
 const WRK_OUT = `Running 10s test @ https://127.0.0.1:8443/
   1 threads and 8 connections
@@ -99,4 +99,11 @@ test("medianRun: the run with the median request rate, whatever the order", () =
   const run = (requestsPerS: number, p50Ms: number) => ({ requestsPerS, p50Ms, p99Ms: 0, requests: 0, non2xx: 0, socketErrors: "none" });
   assert.deepEqual(medianRun([run(150, 1), run(90, 2), run(120, 3)]), run(120, 3));
   assert.deepEqual(medianRun([run(5, 9)]), run(5, 9));
+});
+
+test("roundRatios: each round's rate over its base round's, and their median", () => {
+  const run = (requestsPerS: number) => ({ requestsPerS, p50Ms: 1, p99Ms: 2, requests: 1, non2xx: 0, socketErrors: "none" });
+  // The second round ran on a slow spell: both of its runs are slow, its ratio is not.
+  assert.deepEqual(roundRatios([run(150), run(60), run(140)], [run(200), run(100), run(200)]), { median: 0.7, rounds: [0.75, 0.6, 0.7] });
+  assert.deepEqual(roundRatios([run(3)], [run(4)]), { median: 0.75, rounds: [0.75] });
 });
