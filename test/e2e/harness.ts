@@ -27,11 +27,15 @@ export function copyProject(): string {
 }
 
 /**
- * The project as it was at `commit` (git archive of this clone; node_modules linked): an older version of
- * flagun-rosupod, for upgrade tests. Throws when the clone lacks the commit (a shallow clone).
+ * The project as it was at `commit` (a full hash; git archive of this clone, node_modules linked): an older
+ * version of flagun-rosupod, for upgrade tests. A shallow clone fetches that one commit from its origin
+ * first; throws when neither has it.
  */
 export function projectAt(commit: string): string {
-  const { execFileSync } = require("node:child_process") as typeof import("node:child_process");
+  const { execFileSync, spawnSync } = require("node:child_process") as typeof import("node:child_process");
+  if (spawnSync("git", ["-C", REPO, "cat-file", "-e", `${commit}^{commit}`]).status !== 0) {
+    execFileSync("git", ["-C", REPO, "fetch", "--quiet", "--depth", "1", "origin", commit], { stdio: ["ignore", "ignore", "pipe"] });
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flagun-e2e-old-"));
   execFileSync("sh", ["-c", 'git -C "$1" archive --format=tar "$2" | tar -x -C "$3"', "sh", REPO, commit, dir], { stdio: ["ignore", "ignore", "pipe"] });
   fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"));
