@@ -63,6 +63,9 @@ test(`upgrade: a site deployed by ${UPGRADE_FROM.slice(0, 7)} taken over by this
     assert.deepEqual(load.failures, [], "no request failed during the upgrade");
     assert.ok(load.bodies.length > 20, `the load ran through the up (${load.bodies.length} answers)`);
     assert.ok(load.bodies.every((b) => b === "Hello, World!"));
+    const resources = (await current.stack.exportStack()).deployment.resources as { urn: string; outputs?: { stdout?: string } }[];
+    const reloadSaid = resources.find((r) => r.urn.endsWith("::vm-reload"))?.outputs?.stdout ?? "";
+    assert.match(reloadSaid, /reloaded nginx in flagun-web \(SIGHUP to its master\)/, "the older container's nginx reloaded alone");
     assert.notEqual(vm().imageRef, before, "a new image");
     assert.equal((await sh(host, `${u()} podman inspect flagun-web --format '{{.ImageName}}'`)).trim(), vm().imageRef, "the container runs it");
     assert.equal(await supervisorHandlesUsr2(), true, "this version's supervisor");
