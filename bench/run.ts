@@ -1,6 +1,7 @@
 // `npm run bench`: one disposable VM, one provisioned site, five measurements side by side in one run.
-//   1. converge cost: no-op `pulumi up` vs. an empty inline program's up (same file backend), and the
-//      remote commands that actually ran on the host during the no-op (sshd logins).
+//   1. converge cost: no-op `pulumi up` vs. an empty inline program's up (same file backend) and the floors of
+//      bench/floor.ts (an empty TypeScript project, the stack's graph of stand-ins), and the remote commands
+//      that actually ran on the host during the no-op (sshd logins).
 //   2. deploys under load: a fixed-rate request loop while an app change, a config change, a certificate
 //      renewal, an image change, a unit restart (no port change) and a broken app (its `up` must fail, the
 //      old version keep serving) are deployed.
@@ -12,7 +13,6 @@
 // Only 127.0.0.1 and the VM are targets; every loop is bounded. Writes bench/results/latest.{json,md}.
 import * as fs from "node:fs";
 import * as https from "node:https";
-import * as os from "node:os";
 import * as path from "node:path";
 import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { SECRET_MARKER, SiteConfig, parseConfig } from "../lib/config";
@@ -20,6 +20,7 @@ import { appHash } from "../lib/hash";
 import { layoutOf } from "../lib/layout";
 import { containerRun } from "../lib/render";
 import { freePort, startHost, TestHost } from "../test/host/vm";
+import { StateResource, floorProject, shapeOf, shapeProgram } from "./floor";
 import { REPO, SiteStack, asUserPrefix, httpsGet, sh, siteStack, waitFor } from "../test/e2e/harness";
 
 const log = (m: string) => console.error(`# ${new Date().toISOString().slice(11, 19)} ${m}`);
@@ -302,6 +303,8 @@ export function parseWrk(out: string): Wrk {
 }
 
 const WRK = "wrk -t1 -c8 -d10s --latency";
+/** Interleaved rounds of the no-op `up` and each floor (each a few seconds). */
+const CONVERGE_ROUNDS = 5;
 const SERVING_ROUNDS = 6;
 
 /** The run with the median request rate (its latencies belong to it). */
@@ -316,7 +319,7 @@ export function medianRun(runs: Wrk[]): Wrk {
  */
 export function roundRatios(runs: Wrk[], base: Wrk[]): { median: number; rounds: number[] } {
   const rounds = runs.map((r, i) => r2(r.requestsPerS / base[i].requestsPerS));
-  return { median: [...rounds].sort((a, b) => a - b)[(rounds.length - 1) >> 1], rounds };
+  return { median: r2(median(rounds)), rounds };
 }
 
 /** Sum of RSS (KiB) of the container's processes and of all the system user's processes, as a shell snippet. */
@@ -369,12 +372,18 @@ function table(res: any): string[][] {
   const rows: string[][] = [];
   const c = res.converge;
   if (c) {
-    rows.push(["converge: no-op `pulumi up` (median of 3)", `${c.noopMedianS} s`, "site stack, converged host, nothing to change"]);
-    rows.push(["converge: empty-program up (median of 3)", `${c.emptyMedianS} s`, "Pulumi's floor: inline program, no resources, same file backend"]);
+    const of = `median of ${c.noopS.length}`;
+    rows.push([`converge: no-op \`pulumi up\` (${of})`, `${c.noopMedianS} s`, "site stack, converged host, nothing to change"]);
+    rows.push([`converge: empty-program up (${of})`, `${c.emptyMedianS} s`, "Pulumi's floor: inline program, no resources, same file backend"]);
     rows.push(["converge: ratio no-op / floor", `${c.ratio}×`, "tracked"]);
     if (c.emptyTsMedianS !== undefined) {
-      rows.push(["converge: empty TypeScript project up (median of 3)", `${c.emptyTsMedianS} s`, "like-for-like floor: this project's Pulumi.yaml, tsconfig.json and node_modules, an index.ts with no resources"]);
-      rows.push(["converge: ratio no-op / empty TypeScript project", `${c.ratioTs}×`, "what the program itself costs over any TypeScript program"]);
+      rows.push([`converge: empty TypeScript project up (${of})`, `${c.emptyTsMedianS} s`, "like-for-like floor: this project's Pulumi.yaml, tsconfig.json and node_modules, an index.ts with no resources"]);
+      rows.push(["converge: ratio no-op / empty TypeScript project", `${c.ratioTs}×`, "goal <= 1.5×"]);
+    }
+    if (c.shapeMedianS !== undefined) {
+      rows.push([`converge: same-shape floor up (${of})`, `${c.shapeMedianS} s (${c.ratioShapeTs}× the empty TypeScript project)`, `the stack's ${c.shapeResources} resources, parents and dependencies rebuilt with stand-ins of the same providers that do nothing (bench/floor.ts)`]);
+      rows.push([`converge: same shape without the dynamic provider (${of})`, `${c.shapeNoDynamicMedianS} s (${c.ratioShapeNoDynamicTs}× the empty TypeScript project)`, "what HostState's provider (the drift repair) costs"]);
+      rows.push(["converge: ratio no-op / same-shape floor", `${c.ratioShape}×`, "what the program's own code costs over the engine's work for its graph"]);
     }
     rows.push(["converge: remote commands during no-op", `${c.remoteCommandsPerNoop.join(", ")}`, "sshd logins by deploy, minus ours; target 0"]);
   }
@@ -521,27 +530,29 @@ async function main() {
         { envVars: { PULUMI_BACKEND_URL: `file://${s!.stateDir}`, PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase", PULUMI_SKIP_UPDATE_CHECK: "true" } },
       );
       await empty.up(); // creates the stack resource: not measured
-      // The like-for-like floor: a TypeScript project run exactly as ours is (same runtime options, tsconfig,
-      // node_modules), with no resources; the inline floor above runs no node process or language host at all.
-      const tsDir = fs.mkdtempSync(path.join(os.tmpdir(), "flagun-bench-empty-ts-"));
-      fs.writeFileSync(path.join(tsDir, "Pulumi.yaml"), fs.readFileSync(path.join(REPO, "Pulumi.yaml"), "utf8").replace(/^name: .*$/m, "name: flagun-bench-empty-ts"));
-      for (const f of ["tsconfig.json", "package.json"]) fs.copyFileSync(path.join(REPO, f), path.join(tsDir, f));
-      fs.mkdirSync(path.join(tsDir, "lib"));
-      // What Pulumi.yaml's nodeargs and tsconfig.json's ts-node section load (compile cache, transpiler).
-      for (const f of fs.readdirSync(path.join(REPO, "lib")).filter((f) => f.endsWith(".cjs"))) fs.copyFileSync(path.join(REPO, "lib", f), path.join(tsDir, "lib", f));
-      fs.writeFileSync(path.join(tsDir, "index.ts"), "export {};\n");
-      fs.symlinkSync(path.join(REPO, "node_modules"), path.join(tsDir, "node_modules"));
-      const emptyTs = await LocalWorkspace.createOrSelectStack(
-        { stackName: "bench-floor-ts", workDir: tsDir },
-        { envVars: { PULUMI_BACKEND_URL: `file://${s!.stateDir}`, PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase", PULUMI_SKIP_UPDATE_CHECK: "true" } },
-      );
-      await emptyTs.up(); // creates the stack resource, warms the compile cache: not measured
+      // The like-for-like floors (bench/floor.ts): a TypeScript project run exactly as ours is with no resources,
+      // and with this stack's resource graph of stand-ins, with and without the dynamic provider. The inline
+      // floor above runs no node process or language host at all.
+      const resources = (await s!.stack.exportStack()).deployment.resources as StateResource[];
+      const floorStack = async (name: string, indexTs: string) => {
+        const workDir = floorProject(REPO, name, indexTs);
+        const stack = await LocalWorkspace.createOrSelectStack(
+          { stackName: `bench-${name}`, workDir },
+          { envVars: { PULUMI_BACKEND_URL: `file://${s!.stateDir}`, PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase", PULUMI_SKIP_UPDATE_CHECK: "true" } },
+        );
+        await stack.up(); // creates its resources, warms the compile cache: not measured
+        return { name, workDir, stack, times: [] as number[] };
+      };
+      const floors = [
+        await floorStack("empty-ts", "export {};\n"),
+        await floorStack("shape", shapeProgram(shapeOf(resources))),
+        await floorStack("shape-no-dynamic", shapeProgram(shapeOf(resources, false))),
+      ];
       const noop: number[] = [];
       const floor: number[] = [];
-      const floorTs: number[] = [];
       const remote: number[] = [];
       const noopChanges: Record<string, number>[] = [];
-      for (let i = 0; i < 3; i++) {
+      for (let i = 0; i < CONVERGE_ROUNDS; i++) {
         const before = await sshLogins(host, q);
         const n = await timedUp(s!.stack);
         const after = await sshLogins(host, q);
@@ -550,23 +561,38 @@ async function main() {
         remote.push(after - before - 1); // minus the `after` query's own login
         const f = await timedUp(empty);
         floor.push(f.s);
-        const ft = await timedUp(emptyTs);
-        floorTs.push(ft.s);
-        log(`  no-op ${n.s.toFixed(1)} s (${after - before - 1} remote), floor ${f.s.toFixed(1)} s, empty TypeScript project ${ft.s.toFixed(1)} s`);
+        for (const fl of floors) {
+          const { s: changed, changes } = await timedUp(fl.stack);
+          if (Object.keys(changes).some((k) => k !== "same")) throw new Error(`floor ${fl.name}: its up changed ${JSON.stringify(changes)}`);
+          fl.times.push(changed);
+        }
+        log(`  no-op ${n.s.toFixed(1)} s (${after - before - 1} remote), floor ${f.s.toFixed(1)} s, ${floors.map((fl) => `${fl.name} ${fl.times.at(-1)!.toFixed(1)} s`).join(", ")}`);
       }
       await empty.destroy().catch(() => undefined);
       await empty.workspace.removeStack("bench-floor").catch(() => undefined);
-      await emptyTs.workspace.removeStack("bench-floor-ts", { force: true }).catch(() => undefined);
-      fs.rmSync(tsDir, { recursive: true, force: true });
+      for (const fl of floors) {
+        await fl.stack.destroy().catch(() => undefined);
+        await fl.stack.workspace.removeStack(`bench-${fl.name}`, { force: true }).catch(() => undefined);
+        fs.rmSync(fl.workDir, { recursive: true, force: true });
+      }
+      const [emptyTs, shape, shapeNoDynamic] = floors.map((fl) => fl.times);
       res.converge = {
         noopS: noop.map(r1),
         emptyS: floor.map(r1),
         noopMedianS: r1(median(noop)),
         emptyMedianS: r1(median(floor)),
         ratio: r2(median(noop) / median(floor)),
-        emptyTsS: floorTs.map(r1),
-        emptyTsMedianS: r1(median(floorTs)),
-        ratioTs: r2(median(noop) / median(floorTs)),
+        emptyTsS: emptyTs.map(r1),
+        emptyTsMedianS: r1(median(emptyTs)),
+        ratioTs: r2(median(noop) / median(emptyTs)),
+        shapeResources: shapeOf(resources).length,
+        shapeS: shape.map(r1),
+        shapeMedianS: r1(median(shape)),
+        ratioShape: r2(median(noop) / median(shape)),
+        ratioShapeTs: r2(median(shape) / median(emptyTs)),
+        shapeNoDynamicS: shapeNoDynamic.map(r1),
+        shapeNoDynamicMedianS: r1(median(shapeNoDynamic)),
+        ratioShapeNoDynamicTs: r2(median(shapeNoDynamic) / median(emptyTs)),
         remoteCommandsPerNoop: remote,
         noopChanges,
         sshLoginQuery: q,

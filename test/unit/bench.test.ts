@@ -106,4 +106,6 @@ test("roundRatios: each round's rate over its base round's, and their median", (
   // The second round ran on a slow spell: both of its runs are slow, its ratio is not.
   assert.deepEqual(roundRatios([run(150), run(60), run(140)], [run(200), run(100), run(200)]), { median: 0.7, rounds: [0.75, 0.6, 0.7] });
   assert.deepEqual(roundRatios([run(3)], [run(4)]), { median: 0.75, rounds: [0.75] });
+  // An even count: the mean of the two middle rounds, as every other median of the bench.
+  assert.deepEqual(roundRatios([run(55), run(78), run(50), run(72), run(79), run(74)], Array(6).fill(run(100))), { median: 0.73, rounds: [0.55, 0.78, 0.5, 0.72, 0.79, 0.74] });
 });
