@@ -30,11 +30,12 @@ export interface ShapeNode {
   deps: number[];
 }
 
-const DYNAMIC_TYPE = "pulumi-nodejs:dynamic:Resource";
+/** Dynamic resources' types: `pulumi-nodejs:dynamic:Resource`, or with a module and name (HostState's `pulumi-nodejs:dynamic/flagun:HostState`). */
+const isDynamic = (type: string) => /^pulumi-nodejs:dynamic[:/]/.test(type);
 
 function kindOf(r: StateResource): ShapeNode["kind"] {
   if (!r.custom) return "component";
-  if (r.type === DYNAMIC_TYPE) return "dynamic";
+  if (isDynamic(r.type)) return "dynamic";
   const pkg = r.type.split(":")[0];
   if (pkg === "random" || pkg === "tls" || pkg === "command") return pkg;
   // A floor that left out a provider would be a lower floor than the program's: refuse it.
@@ -48,7 +49,7 @@ function kindOf(r: StateResource): ShapeNode["kind"] {
  */
 export function shapeOf(resources: StateResource[], withDynamic = true): ShapeNode[] {
   const kept = resources.filter(
-    (r) => r.type !== "pulumi:pulumi:Stack" && !r.type.startsWith("pulumi:providers:") && (withDynamic || r.type !== DYNAMIC_TYPE),
+    (r) => r.type !== "pulumi:pulumi:Stack" && !r.type.startsWith("pulumi:providers:") && (withDynamic || !isDynamic(r.type)),
   );
   const index = new Map(kept.map((r, i) => [r.urn, i]));
   return kept.map((r, i) => {

@@ -14,8 +14,9 @@ const state: StateResource[] = [
   { urn: urn("pulumi:providers:random", "default_4_21_2"), type: "pulumi:providers:random", custom: true },
   { urn: urn("random:index/randomPassword:RandomPassword", "app-secret-key"), type: "random:index/randomPassword:RandomPassword", custom: true, parent: stack },
   { urn: site, type: "flagun:site:Site", custom: false, parent: stack },
-  { urn: urn("pulumi-nodejs:dynamic:Resource", "vm-state"), type: "pulumi-nodejs:dynamic:Resource", custom: true, parent: site },
-  { urn: cmd, type: "command:remote:Command", custom: true, parent: site, dependencies: [urn("pulumi-nodejs:dynamic:Resource", "vm-state")] },
+  // HostState's type, as the state has it (a dynamic resource with a module and a name).
+  { urn: urn("pulumi-nodejs:dynamic/flagun:HostState", "vm-state"), type: "pulumi-nodejs:dynamic/flagun:HostState", custom: true, parent: site },
+  { urn: cmd, type: "command:remote:Command", custom: true, parent: site, dependencies: [urn("pulumi-nodejs:dynamic/flagun:HostState", "vm-state")] },
   { urn: urn("tls:index/selfSignedCert:SelfSignedCert", "vm-cert"), type: "tls:index/selfSignedCert:SelfSignedCert", custom: true, parent: site, dependencies: [cmd, cmd] },
 ];
 
