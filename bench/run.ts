@@ -21,7 +21,7 @@ import { layoutOf } from "../lib/layout";
 import { containerRun } from "../lib/render";
 import { freePort, startHost, TestHost } from "../test/host/vm";
 import { StateResource, floorProject, shapeOf, shapeProgram } from "./floor";
-import { REPO, SiteStack, asUserPrefix, httpsGet, sh, siteStack, waitFor } from "../test/e2e/harness";
+import { REPO, SiteStack, asUserPrefix, httpsGet, sh, siteStack, stackEnv, waitFor } from "../test/e2e/harness";
 
 const log = (m: string) => console.error(`# ${new Date().toISOString().slice(11, 19)} ${m}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -527,25 +527,26 @@ async function main() {
       const q = await sshLoginQuery(host);
       const empty = await LocalWorkspace.createOrSelectStack(
         { stackName: "bench-floor", projectName: "flagun-bench-floor", program: async () => ({}) },
-        { envVars: { PULUMI_BACKEND_URL: `file://${s!.stateDir}`, PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase", PULUMI_SKIP_UPDATE_CHECK: "true" } },
+        { envVars: stackEnv(s!.stateDir) },
       );
       await empty.up(); // creates the stack resource: not measured
       // The like-for-like floors (bench/floor.ts): a TypeScript project run exactly as ours is with no resources,
       // and with this stack's resource graph of stand-ins, with and without the dynamic provider. The inline
       // floor above runs no node process or language host at all.
       const resources = (await s!.stack.exportStack()).deployment.resources as StateResource[];
+      const shapeNodes = shapeOf(resources);
       const floorStack = async (name: string, indexTs: string) => {
         const workDir = floorProject(REPO, name, indexTs);
         const stack = await LocalWorkspace.createOrSelectStack(
           { stackName: `bench-${name}`, workDir },
-          { envVars: { PULUMI_BACKEND_URL: `file://${s!.stateDir}`, PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase", PULUMI_SKIP_UPDATE_CHECK: "true" } },
+          { envVars: stackEnv(s!.stateDir) },
         );
         await stack.up(); // creates its resources, warms the compile cache: not measured
         return { name, workDir, stack, times: [] as number[] };
       };
       const floors = [
         await floorStack("empty-ts", "export {};\n"),
-        await floorStack("shape", shapeProgram(shapeOf(resources))),
+        await floorStack("shape", shapeProgram(shapeNodes)),
         await floorStack("shape-no-dynamic", shapeProgram(shapeOf(resources, false))),
       ];
       const noop: number[] = [];
@@ -585,7 +586,7 @@ async function main() {
         emptyTsS: emptyTs.map(r1),
         emptyTsMedianS: r1(median(emptyTs)),
         ratioTs: r2(median(noop) / median(emptyTs)),
-        shapeResources: shapeOf(resources).length,
+        shapeResources: shapeNodes.length,
         shapeS: shape.map(r1),
         shapeMedianS: r1(median(shape)),
         ratioShape: r2(median(noop) / median(shape)),

@@ -49,7 +49,7 @@ export function baseImageArchive(): string {
 }
 
 /** The backend and passphrase of every e2e stack (state in `stateDir`). */
-function stackEnv(stateDir: string): Record<string, string> {
+export function stackEnv(stateDir: string): Record<string, string> {
   return { PULUMI_BACKEND_URL: `file://${stateDir}`, PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase", PULUMI_SKIP_UPDATE_CHECK: "true" };
 }
 

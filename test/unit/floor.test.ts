@@ -43,7 +43,7 @@ test("shapeOf refuses a custom resource of a provider it has no stand-in for (th
   assert.throws(() => shapeOf([{ urn: urn("aws:s3/bucket:Bucket", "b"), type: "aws:s3/bucket:Bucket", custom: true }]), /no stand-in for aws:s3\/bucket:Bucket/);
 });
 
-test("shapeProgram: one stand-in per node, with its options, in a program that compiles", () => {
+test("shapeProgram: one stand-in per node, with its options, in a program free of syntax errors (the bench runs it)", () => {
   const text = shapeProgram(shapeOf(state));
   for (const line of [
     'r[0] = new random.RandomPassword("r0", { length: 16, special: false });',
