@@ -59,4 +59,17 @@ test("smoke: remote command with pinned host key, tls key, random password", { t
     assert.equal(up.outputs.pwLength.secret, true);
     await stack.destroy();
   });
+
+  // test/host/vm boots the guest with panic=1 (a rare emulator fault can kill the guest kernel while it
+  // boots) and sets kernel.panic=0 once the system is up, so a panic never reboots a host under a test.
+  await t.test("a guest kernel panic reboots the guest and wait-ssh sees it through; once up, panics no longer reboot", async () => {
+    const read = async (file: string) => (await host.run(`cat ${file}`)).stdout.trim();
+    const bootId = await read("/proc/sys/kernel/random/boot_id");
+    assert.match(bootId, /^[0-9a-f-]{36}$/);
+    assert.equal(await read("/proc/sys/kernel/panic"), "0");
+    await host.run("sudo sysctl -qw kernel.panic=1; echo c | sudo tee /proc/sysrq-trigger");
+    await host.waitUp();
+    assert.notEqual(await read("/proc/sys/kernel/random/boot_id"), bootId, "the guest rebooted after its panic");
+    assert.equal(await read("/proc/sys/kernel/panic"), "0");
+  });
 });

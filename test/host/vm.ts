@@ -27,6 +27,8 @@ export interface TestHost {
   run(cmd: string): Promise<RunResult>;
   /** Reboots the guest and waits for SSH and a booted system; resolves to the seconds it took. */
   reboot(timeoutS?: number): Promise<number>;
+  /** Waits for SSH and a booted system again (after the guest rebooted by itself); resolves to the seconds it took. */
+  waitUp(timeoutS?: number): Promise<number>;
   /** Kills the VM and removes its state. Idempotent. */
   stop(): Promise<void>;
 }
@@ -170,6 +172,9 @@ export async function startHost(opts: {
     },
     async reboot(timeoutS = 300): Promise<number> {
       return Number((await vm(["reboot", name, String(timeoutS)])).trim());
+    },
+    async waitUp(timeoutS = 300): Promise<number> {
+      return Number((await vm(["wait-ssh", name, String(timeoutS)])).trim());
     },
     async stop(): Promise<void> {
       running.delete(name);
