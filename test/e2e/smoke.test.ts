@@ -60,16 +60,18 @@ test("smoke: remote command with pinned host key, tls key, random password", { t
     await stack.destroy();
   });
 
-  // test/host/vm boots the guest with panic=1 (a rare emulator fault can kill the guest kernel while it
-  // boots) and sets kernel.panic=0 once the system is up, so a panic never reboots a host under a test.
-  await t.test("a guest kernel panic reboots the guest and wait-ssh sees it through; once up, panics no longer reboot", async () => {
-    const read = async (file: string) => (await host.run(`cat ${file}`)).stdout.trim();
-    const bootId = await read("/proc/sys/kernel/random/boot_id");
-    assert.match(bootId, /^[0-9a-f-]{36}$/);
-    assert.equal(await read("/proc/sys/kernel/panic"), "0");
-    await host.run("sudo sysctl -qw kernel.panic=1; echo c | sudo tee /proc/sysrq-trigger");
-    await host.waitUp();
-    assert.notEqual(await read("/proc/sys/kernel/random/boot_id"), bootId, "the guest rebooted after its panic");
-    assert.equal(await read("/proc/sys/kernel/panic"), "0");
+  // Under qemu TCG a guest kernel can panic inside the emulator. Once the guest is up, test/host/vm must end
+  // it at once (every SSH session fails instead of hanging a test until its timeout) and keep the console,
+  // which scripts/e2e reads to run the group again. Last, as it ends this VM.
+  await t.test("a guest kernel panic once up: the guest is killed at once and its console kept", async () => {
+    assert.equal((await host.run("cat /proc/sys/kernel/panic")).stdout.trim(), "0", "a panic does not reboot the guest");
+    const t0 = Date.now();
+    await host.run("echo c | sudo tee /proc/sysrq-trigger");
+    for (let i = 0; i < 30 && !fs.existsSync(host.panicLog); i++) await new Promise((r) => setTimeout(r, 1000));
+    assert.match(fs.readFileSync(host.panicLog, "utf8"), /\] Kernel panic - not syncing: sysrq triggered crash/);
+    assert.notEqual((await host.run("true")).code, 0, "SSH to the killed guest fails");
+    assert.ok(Date.now() - t0 < 90_000, `the panicked guest was ended within 90 s (took ${Date.now() - t0} ms)`);
+    // This panic was ours, on purpose: scripts/e2e must not take it for the emulator's.
+    fs.rmSync(host.panicLog);
   });
 });

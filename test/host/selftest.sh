@@ -40,17 +40,20 @@ for p in "$p1" "$p2"; do
 done
 s "sudo apt-get update -q 2>&1 | tail -2"
 # A kernel panic while booting (an emulator fault under TCG) reboots the guest, and wait-ssh sees it through;
-# once up, panics no longer reboot (kernel.panic=0). Simulated with sysrq, panic-reboot switched back on.
-serial="$(sed -n 's/.*"serialLog": "\(.*\)".*/\1/p' <("$VM" info "$NAME"))"
+# once up, panics no longer reboot (kernel.panic=0). Simulated with sysrq while the run is marked booting
+# (as `vm start` and `vm reboot` mark it), panic-reboot switched back on. (smoke.test.ts proves the other
+# half: a panic once up kills the guest and keeps its console.)
+state="$(sed -n 's/.*"stateDir": "\(.*\)".*/\1/p' <("$VM" info "$NAME"))"
 boot="$(s cat /proc/sys/kernel/random/boot_id)"
 [ "$(s cat /proc/sys/kernel/panic)" = 0 ] || { log "kernel.panic is not 0 once up"; exit 1; }
+touch "$state/booting"
 s 'sudo sysctl -qw kernel.panic=1; echo c | sudo tee /proc/sysrq-trigger' >/dev/null 2>&1 || true
-w="$("$VM" wait-ssh "$NAME" 600 2> >(tee "$serial.wait" >&2))"
-grep -q 'panicked 1 time(s) while booting' "$serial.wait" || { log "wait-ssh did not report the panic"; exit 1; }
+w="$("$VM" wait-ssh "$NAME" 600 2> >(tee "$state/wait.log" >&2))"
+grep -q 'panicked 1 time(s) while booting' "$state/wait.log" || { log "wait-ssh did not report the panic"; exit 1; }
 [ "$(s cat /proc/sys/kernel/random/boot_id)" != "$boot" ] || { log "the guest did not reboot after its panic"; exit 1; }
-[ "$(grep -ac 'Kernel panic - not syncing' "$serial")" = 1 ] || { log "expected exactly one panic on the console"; exit 1; }
 [ "$(s cat /proc/sys/kernel/panic)" = 0 ] || { log "kernel.panic is not 0 after the panic's reboot"; exit 1; }
-log "panic: the guest rebooted itself and was back in $w s"
+[ ! -e "$state/booting" ] || { log "still marked booting once up"; exit 1; }
+log "panic while booting: the guest rebooted itself and was back in $w s"
 t=$SECONDS; r="$("$VM" reboot "$NAME")"; log "reboot: $r s"
 s 'systemctl is-system-running; uptime'
 "$VM" stop "$NAME"; trap - EXIT

@@ -27,8 +27,8 @@ export interface TestHost {
   run(cmd: string): Promise<RunResult>;
   /** Reboots the guest and waits for SSH and a booted system; resolves to the seconds it took. */
   reboot(timeoutS?: number): Promise<number>;
-  /** Waits for SSH and a booted system again (after the guest rebooted by itself); resolves to the seconds it took. */
-  waitUp(timeoutS?: number): Promise<number>;
+  /** Where the guest's console is kept if its kernel panics once up (test/host/vm then kills the guest). */
+  panicLog: string;
   /** Kills the VM and removes its state. Idempotent. */
   stop(): Promise<void>;
 }
@@ -41,6 +41,7 @@ interface VmState {
   hostKey: string;
   knownHostsFile: string;
   pid: number;
+  panicLog: string;
 }
 
 /** The repo's test/host directory, from the TypeScript source (test/host) or from dist/test/host. */
@@ -161,6 +162,7 @@ export async function startHost(opts: {
     privateKeyPath: st.privateKeyPath,
     privateKey: fs.readFileSync(st.privateKeyPath, "utf8"),
     hostKey: st.hostKey,
+    panicLog: st.panicLog,
     ports,
     run(cmd: string): Promise<RunResult> {
       return new Promise((resolve) => {
@@ -172,9 +174,6 @@ export async function startHost(opts: {
     },
     async reboot(timeoutS = 300): Promise<number> {
       return Number((await vm(["reboot", name, String(timeoutS)])).trim());
-    },
-    async waitUp(timeoutS = 300): Promise<number> {
-      return Number((await vm(["wait-ssh", name, String(timeoutS)])).trim());
     },
     async stop(): Promise<void> {
       running.delete(name);
