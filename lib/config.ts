@@ -4,6 +4,9 @@
 import * as crypto from "crypto";
 import * as path from "path";
 
+/** System trees no site path may be inside, at any depth. */
+const SYSTEM_TREES = ["/etc", "/usr", "/boot", "/root", "/proc", "/sys", "/dev", "/run"];
+
 export interface HostConfig {
   /** Short name: used in resource names and outputs. */
   name: string;
@@ -154,6 +157,10 @@ class Reader {
     if (p === "/" || /^\/(bin|boot|dev|etc|lib|lib64|proc|root|run|sbin|sys|usr|tmp|var|opt|home|srv|mnt|media)$|^\/(var\/(log|lib|tmp|cache)|usr\/local|etc\/[^/]+)$/.test(p)) {
       return this.fail(key, "a dedicated directory, not a system directory itself", p);
     }
+    // Below these, a directory the site's user owns would let it reach the system: drop-ins in
+    // /etc/systemd/system/*.d, binaries in /usr, whatever /run's services read.
+    const system = SYSTEM_TREES.find((t) => p.startsWith(`${t}/`));
+    if (system) return this.fail(key, `a directory outside ${SYSTEM_TREES.join(", ")} (the site's user would own it)`, p);
     return p;
   }
 
@@ -403,6 +410,9 @@ export function parseConfig(
   const baseImageArchive = r.localPath("baseImageArchive", undefined, baseDir, exists);
   const buildCaBundle = r.localPath("buildCaBundle", undefined, baseDir, exists);
   const retainLogs = r.bool("retainLogs", false);
+  if (retainLogs && logPath && homeDir && !disjoint(logPath, homeDir)) {
+    r.problems.push(`logPath: expected a directory outside homeDir when retainLogs is true (destroy deletes the home with the user, logs and all), got ${JSON.stringify(logPath)}`);
+  }
   // Serial by default: a version that fails its health gate on the first host never reaches the others.
   const rollout = r.string("rollout", "serial", /^(parallel|serial)$/, "parallel or serial");
 

@@ -16,7 +16,8 @@ export function operatorCommands(host: HostConfig, l: Layout, uid: number): Reco
     // One-shot: machinectl's pty forwarding drops the command's output when stdin is a pipe (as over
     // `ssh host cmd`), so stdin is /dev/null. Interactively: `ssh -t … sudo machinectl shell USER@ /bin/sh`.
     machinectl: `${ssh} ${q(`${sudo}machinectl -q shell ${l.user}@ /usr/bin/podman ps -a </dev/null`)}`,
-    accessLog: `${ssh} ${q(`${sudo}tail -f ${l.logDir}/nginx/access.log`)}`,
+    // As the system user: the app writes that directory and could make access.log a link to root's files.
+    accessLog: `${ssh} ${q(`${asUser} tail -f ${l.logDir}/nginx/access.log`)}`,
     // Append the command: `… flask init-db`, `… flask shell` (ssh -t: a terminal for interactive ones).
     // It runs in a fresh container of the current version, with the app's data, environment and secrets.
     oneOff: `${ssh.replace(/^ssh /, "ssh -t ")} ${q(`${asUser} ${l.oneOffScript}`)}`,

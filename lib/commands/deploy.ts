@@ -13,6 +13,7 @@
 // version to protect: no candidate, the unit starts on the new version and its health check reports.
 import { Layout } from "../layout";
 import { LISTEN_FDS_NOTE } from "../render";
+import { PARTIAL } from "./files";
 import { BACKGROUND, Privilege, asUser, q, script, writeFile } from "../shell";
 
 export interface UnitFiles {
@@ -59,12 +60,23 @@ export function switchFns(l: Layout): string[] {
     '    state=$(podman inspect --format "{{.State.Status}} (exit code {{.State.ExitCode}})" "$1" 2>/dev/null || echo "gone")',
     `    case "$state" in running*) [ $i -lt ${HEALTHY_WITHIN_S} ] && { sleep 1; continue; };; esac`,
     '    echo "$1 did not become healthy: state $state after ${i} s. Its last log lines:" >&2',
-    '    podman logs --tail 30 "$1" >&2 2>&1 || true',
+    '    podman logs --tail 30 "$1" 2>&1 | redact >&2 || true',
     `    echo "--- ${l.logDir}/gunicorn/error.log (last lines):" >&2`,
-    `    tail -n 30 ${q(`${l.logDir}/gunicorn/error.log`)} >&2 2>/dev/null || true`,
+    `    excerpt ${q(`${l.logDir}/gunicorn/error.log`)} >&2 || true`,
     "    return 1",
     "  done",
     "}",
+    // `excerpt FILE`: FILE's last 30 lines (of its last 64 KiB, within 5 s), only when it is a regular file of
+    // this user with one link, checked on the open descriptor against the path: the app writes this directory
+    // and can put a symlink or hard link to a secret (tls/key.pem) or a FIFO there.
+    "excerpt() {",
+    '  out=$(timeout 5 sh -c \'exec 3<"$1" || exit 1',
+    '    [ "$(stat -L -c "%d:%i:%h:%u:%F" /proc/self/fd/3)" = "$(stat -c "%d:%i" -- "$1"):1:$(id -u):regular file" ] || { echo "(not shown: $1 is not a regular file of $(id -un) with one link)"; exit 0; }',
+    '    tail -c 65536 <&3 | tail -n 30\' sh "$1") || out="(not shown: $1 could not be opened and read within 5 s)"',
+    '  printf "%s\\n" "$out" | redact',
+    "}",
+    // Private keys never reach `up`'s output, whichever log they were written to.
+    "redact() { sed '/-----BEGIN [A-Z ]*PRIVATE KEY-----/,/-----END [A-Z ]*PRIVATE KEY-----/c\\(private key redacted)'; }",
     // `same FILE TEXT`: the file already holds exactly TEXT.
     "same() { [ -f \"$1\" ] && printf '%s' \"$2\" | cmp -s - \"$1\"; }",
   ];
@@ -163,13 +175,19 @@ export function deployScript(l: Layout, f: UnitFiles, candidateRun: string): str
   );
 }
 
-/** Delete release directories beyond the RELEASES_KEPT newest, never the one the unit mounts. */
+/**
+ * Delete release directories beyond the RELEASES_KEPT newest, never the one the unit mounts, and the user's
+ * leftovers of interrupted installs (files.installRelease). As the user: one it cannot delete (a root-owned
+ * leftover of an older version, which the next release install removes) is named, not a failure.
+ */
 export function pruneReleases(l: Layout): string {
   const unitFile = q(`${l.quadletDir}/${l.containerName}.container`);
   const dir = q(l.releasesDir);
+  const remove = `rm -rf ${dir}/"$r" 2>/dev/null || echo "left ${l.releasesDir}/$r: not removable by ${l.user} (owner $(stat -c %U ${dir}/"$r"))"`;
   return [
     `current=$(sed -n 's#^Volume=${l.releasesDir}/\\([0-9a-f]*\\):.*#\\1#p' ${unitFile})`,
-    `ls -1t ${dir} | tail -n +${RELEASES_KEPT + 1} | while read -r r; do [ "$r" = "$current" ] || rm -rf ${dir}/"$r"; done`,
+    `ls -1A ${dir} | grep -F ${PARTIAL} | while read -r r; do ${remove}; done`,
+    `ls -1t ${dir} | grep -vF ${PARTIAL} | tail -n +${RELEASES_KEPT + 1} | while read -r r; do [ "$r" = "$current" ] || ${remove}; done`,
   ].join("\n");
 }
 

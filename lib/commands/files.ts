@@ -1,30 +1,126 @@
 // Directories, uploaded trees and single files of the site on the host.
+//
+// The one rule of every root command here: root never creates, opens, changes or deletes anything inside a
+// directory the system user or its container can write (they can plant symlinks, FIFOs and races there).
+// Root makes only the directories whose parents only root can write, and hands them over empty; everything
+// inside the user's trees is done as the user (runuser). Where root must still act there (destroy, a data
+// directory taken over again), it uses no-follow forms only, each with a comment saying why it is safe.
 import * as path from "path";
 import { Layout, STAGE_ROOT } from "../layout";
-import { Privilege, asRoot, asUser, q, script } from "../shell";
-import { MARK_FILE, claimDir, ownershipFns } from "./ownership";
+import { Privilege, asRoot, asUser, asUserFromRoot, q, script } from "../shell";
+import { MARK_FILE, claimDir, markedFn, ownershipFns } from "./ownership";
+
+/** `inside(dir, root)`: dir is root or below it. */
+const inside = (dir: string, root: string) => dir === root || dir.startsWith(`${root}/`);
+
+/**
+ * Shell function `user_dirs MODE DIR...` for the system user's shell: each DIR must be a real directory (a
+ * symlink or anything else there is refused, naming it: the app may have planted it); a missing one is
+ * created with MODE unless CHECK_ONLY=1. Run as the user, so even a lost race only ever reaches what the
+ * user itself may change.
+ */
+const userDirsFn = [
+  "user_dirs() {",
+  '  mode=$1; shift',
+  '  for d in "$@"; do',
+  '    if [ -L "$d" ]; then echo "$d is a symlink (to $(readlink "$d")), not a directory of this site: refusing to use it; nothing was changed (remove it)" >&2; exit 1; fi',
+  '    if [ -e "$d" ] && [ ! -d "$d" ]; then echo "$d is not a directory: refusing to use it; nothing was changed (remove it)" >&2; exit 1; fi',
+  '    [ "${CHECK_ONLY:-0}" = 1 ] && continue',
+  '    [ -d "$d" ] || mkdir -m "$mode" "$d"',
+  '    chmod "$mode" "$d"',
+  "  done",
+  "}",
+].join("\n");
+
+/**
+ * Lines for a root script that fail unless no existing directory above `dir` is writable by `user`: only then
+ * can root create `dir` and hand it over without the user swapping a symlink in on the way.
+ */
+function rootOnlyParents(user: string, key: string, dir: string): string {
+  const parents = pathChain(path.posix.dirname(dir));
+  return [
+    `for d in ${parents.map(q).join(" ")}; do`,
+    `  if [ -d "$d" ] && runuser -u ${q(user)} -- test -w "$d" 2>/dev/null; then echo "${key}: $d is writable by ${user}: root would create ${dir} inside a directory the site's user can write; choose a path whose parents only root can write (nothing was changed)" >&2; exit 1; fi`,
+    "done",
+  ].join("\n");
+}
+
+/** Shell function `user_claim DIR MODE` for the system user's shell: claimDir for a directory inside its own home. */
+function userClaimFn(mark: string): string {
+  return [
+    "user_claim() {",
+    '  if [ -L "$1" ]; then echo "$1 is a symlink (to $(readlink "$1")), not a directory of this site: refusing to use it; nothing was changed" >&2; exit 1; fi',
+    '  if [ -e "$1" ]; then',
+    `    marked "$1" || { echo "$1 exists and was not created by this site (${mark}): refusing to use it" >&2; exit 1; }`,
+    '  elif [ "${CHECK_ONLY:-0}" != 1 ]; then',
+    '    mkdir -p -m "$2" "$1"',
+    `    printf '%s' ${q(mark)} > "$1/${MARK_FILE}"`,
+    `    chmod 0644 "$1/${MARK_FILE}"`,
+    "  fi",
+    '  [ "${CHECK_ONLY:-0}" = 1 ] || chmod "$2" "$1"',
+    "}",
+  ].join("\n");
+}
 
 /**
  * Install path (app, config, tls), log path and data path, owned as they must be. The three configured
  * paths are claimed (created with our marker, or already ours); anything else there is refused. The data
  * path is user data: one a `destroy` kept (handed to root, see deleteDirs) is taken over by this user again,
  * whatever its uid now is.
+ *
+ * Root creates only the claimed directories whose parents only root can write (refused otherwise) and hands
+ * them over; a claimed directory inside the user's home, and every subdirectory (which the user or the
+ * container can replace: the container writes the log directories), is created and checked as the user.
+ * The user's checks run first as well, so a refusal creates nothing.
  */
 export function createDirs(p: Privilege, l: Layout, installPath: string): string {
-  const own = `-o ${q(l.user)} -g ${q(l.user)}`;
+  const claimed = [
+    { key: "installPath", dir: installPath, mode: "0750" },
+    { key: "logPath", dir: l.logDir, mode: "0750" },
+    { key: "dataPath", dir: l.dataDir, mode: "0700" },
+  ];
+  const byRoot = claimed.filter((c) => !inside(c.dir, l.home));
+  const byUser = claimed.filter((c) => inside(c.dir, l.home));
+  const subdirs: [string, string[]][] = [
+    ["0750", [l.releasesDir, l.configDir, l.configStageDir]],
+    ["0700", [l.tlsDir]],
+    ["0750", [`${l.logDir}/nginx`, `${l.logDir}/gunicorn`]],
+    ["0700", [l.instanceDir]],
+  ];
+  const asTheUser = (checkOnly: boolean) =>
+    asUserFromRoot(
+      l.user,
+      script(
+        `CHECK_ONLY=${checkOnly ? 1 : 0}`,
+        markedFn(l.mark),
+        userClaimFn(l.mark),
+        userDirsFn,
+        ...byUser.map((c) => `user_claim ${q(c.dir)} ${c.mode}`),
+        ...subdirs.map(([mode, dirs]) => `user_dirs ${mode} ${dirs.map(q).join(" ")}`),
+      ),
+    );
+  const data = q(l.dataDir);
+  const who = `${q(l.user)}:${q(l.user)}`;
   return asRoot(
     p,
     script(
       ownershipFns(l.mark),
-      claimDir(installPath, l.mark),
-      claimDir(l.logDir, l.mark),
-      claimDir(l.dataDir, l.mark),
-      // -h: a symlink the app left in its data is changed itself, never what it points to.
-      `if [ "$(stat -c %U ${q(l.dataDir)})" != ${q(l.user)} ]; then chown -hR ${q(l.user)}:${q(l.user)} ${q(l.dataDir)}; chown root:root ${q(`${l.dataDir}/${MARK_FILE}`)}; echo "app data in ${l.dataDir} taken over by ${l.user}"; fi`,
-      `install -d ${own} -m 0700 ${q(l.dataDir)} ${q(l.instanceDir)}`,
-      `install -d ${own} -m 0750 ${[installPath, l.releasesDir, l.configDir, l.configStageDir].map(q).join(" ")}`,
-      `install -d ${own} -m 0700 ${q(l.tlsDir)}`,
-      `install -d ${own} -m 0750 ${[l.logDir, `${l.logDir}/nginx`, `${l.logDir}/gunicorn`].map(q).join(" ")}`,
+      asTheUser(true),
+      ...byRoot.map((c) => rootOnlyParents(l.user, c.key, c.dir)),
+      ...byRoot.map((c) => claimDir(c.dir, l.mark)),
+      byRoot.some((c) => c.dir === l.dataDir) &&
+        [
+          `if [ "$(stat -c %U ${data})" != ${q(l.user)} ]; then`,
+          // Safe: the directory is root's (0700, as destroy left it) until its own chown, last, so nothing of
+          // the user can change inside it meanwhile; find -P never follows a link, chown -h changes a link itself.
+          `  find -P ${data} -xdev -mindepth 1 ! -path ${q(`${l.dataDir}/${MARK_FILE}`)} -exec chown -h ${who} {} +`,
+          `  chown -h ${who} ${data}`,
+          `  echo "app data in ${l.dataDir} taken over by ${l.user}"`,
+          "fi",
+        ].join("\n"),
+      // Safe: each parent is writable by root alone (checked above), so these paths cannot be swapped.
+      ...byRoot.map((c) => `chown -h ${who} ${q(c.dir)}; chmod ${c.mode} ${q(c.dir)}`),
+      asTheUser(false),
     ),
   );
 }
@@ -47,7 +143,9 @@ export function deleteDirs(p: Privilege, l: Layout, installPath: string, retain:
       `rmdir ${q(STAGE_ROOT)} 2>/dev/null || true`,
       retain.logs ? `echo "logs kept in ${l.logDir} (retainLogs)"` : `release ${q(l.logDir)}`,
       retain.data
-        ? `if marked ${data}; then chown -hR root:root ${data}; chmod 0700 ${data}; say "app data kept in ${l.dataDir} (retainData), now owned by root; the next pulumi up takes it over again; to delete it: rm -rf ${l.dataDir}"; elif [ -e ${data} ]; then say "left ${l.dataDir}: not created by this site"; fi`
+        ? // The top first: once it is root's 0700 the user can no longer change anything inside; then the rest
+          // with -h and chown -R's physical walk, which never follow a symlink.
+          `if marked ${data}; then chown -h root:root ${data}; chmod 0700 ${data}; chown -hR root:root ${data}; say "app data kept in ${l.dataDir} (retainData), now owned by root; the next pulumi up takes it over again; to delete it: rm -rf ${l.dataDir}"; elif [ -e ${data} ]; then say "left ${l.dataDir}: not created by this site"; fi`
         : `release ${data}`,
     ),
   );
@@ -103,29 +201,47 @@ export function removeStage(p: Privilege, stage: string): string {
 /** The app's top-level `instance/` (Flask's instance folder): a mount point of the data, never code. */
 export const INSTANCE_DIR = "instance";
 
+/** Where a release is built beside its final name (its name says which; never mounted). */
+export const PARTIAL = ".partial";
+
 /**
  * Install the uploaded tree as the release directory `dest` (Layout.releaseDir: named by its content hash),
  * built beside it and renamed into place, so `dest` exists only complete; an existing `dest` has the same
  * content and may be mounted by the running container, so it is kept as it is. The top-level `instance`
  * directory is left out of the copy and created empty: the container mounts the app data there.
+ *
+ * The releases directory is the user's: root only reads the upload (the admin's stage) into a tar stream;
+ * the user unpacks, sets modes and renames, in a fresh directory of its own (mktemp).
  */
 export function installRelease(p: Privilege, user: string, uploaded: string, dest: string, stage: string): string {
-  const tmp = q(`${dest}.partial`);
+  const releases = path.posix.dirname(dest);
+  const partial = `${path.posix.basename(dest)}${PARTIAL}`;
+  const installed = asUserFromRoot(user, `[ -d ${q(dest)} ] && [ ! -L ${q(dest)} ]`);
+  const unpack = script(
+    // A link or file in its place is the user's own doing (a version never installs one): replaced.
+    `if [ -L ${q(dest)} ] || [ -e ${q(dest)} ]; then rm -rf ${q(dest)}; fi`,
+    `tmp=$(mktemp -d ${q(`${releases}/${partial}.XXXXXX`)})`,
+    'tar -C "$tmp" -xf - --no-same-owner',
+    // dash has no pipefail: an upload root could not read arrives as an empty stream.
+    `[ -n "$(ls -A "$tmp")" ] || { rm -rf "$tmp"; echo "release ${dest}: the upload arrived empty" >&2; exit 1; }`,
+    'find "$tmp" -name __pycache__ -prune -exec rm -rf {} +',
+    `mkdir "$tmp"/${INSTANCE_DIR}`,
+    'chmod -R u=rwX,g=rX,o= "$tmp"',
+    `mv -T "$tmp" ${q(dest)}`,
+    `echo "installed $(find ${q(dest)} -type f | wc -l) files in ${dest}"`,
+  );
   return asRoot(
     p,
     script(
-      `if [ -d ${q(dest)} ]; then echo "release ${dest} already installed"; rm -rf ${q(stage)}; exit 0; fi`,
+      `if ${installed}; then echo "release ${dest} already installed"; rm -rf ${q(stage)}; exit 0; fi`,
       `[ -d ${q(uploaded)} ] || { echo "upload ${uploaded} is missing" >&2; exit 1; }`,
-      `rm -rf ${tmp}`,
-      `mkdir -p ${tmp}`,
-      `find ${q(uploaded)} -mindepth 1 -maxdepth 1 ! -name ${INSTANCE_DIR} -exec cp -R {} ${tmp}/ \\;`,
-      `find ${tmp} -name __pycache__ -prune -exec rm -rf {} +`,
-      `mkdir -p ${q(`${dest}.partial/${INSTANCE_DIR}`)}`,
-      `chown -R ${q(user)}:${q(user)} ${tmp}`,
-      `chmod -R u=rwX,g=rX,o= ${tmp}`,
-      `mv -T ${tmp} ${q(dest)}`,
+      // A root-owned leftover of an older version's root-run install: the user cannot delete it, so root does,
+      // no-follow only: find -P never follows a symlink (one swapped in is deleted itself), -xdev stays on this
+      // file system, and -delete unlinks by directory descriptor.
+      `find -P ${q(releases)} -mindepth 1 -maxdepth 1 -name ${q(`*${PARTIAL}`)} -user 0 -exec find -P {} -xdev -depth -delete \\;`,
+      // Root reads only the upload, in the admin's own stage; the user writes every file of the release.
+      `tar -C ${q(uploaded)} --anchored --exclude=./${INSTANCE_DIR} -cf - . | ${asUserFromRoot(user, unpack)}`,
       `rm -rf ${q(stage)}`,
-      `echo "installed $(find ${q(dest)} -type f | wc -l) files in ${dest}"`,
     ),
   );
 }

@@ -86,6 +86,13 @@ export function freeSubIdStart(files: string[]): string {
 }
 
 /**
+ * Two sites deploying to one host at once must not both take the same free range: allocation (read, then
+ * usermod) and release hold a lock on /etc, the directory of the id files: always there, root's, and taking
+ * it creates nothing (usermod replaces the files themselves, so a lock on them would not hold).
+ */
+const subIdLock = ["exec 8</etc", 'flock -w 120 8 || { echo "another site held the subordinate id lock (/etc) for 120 s" >&2; exit 1; }'];
+
+/**
  * Give the user one 65536-wide range in /etc/subuid and /etc/subgid that overlaps no existing line of
  * either file (all lines parsed, not just the last), and keep it on re-runs. Prints "START COUNT".
  */
@@ -95,6 +102,7 @@ export function allocateSubIds(p: Privilege, user: string): string {
     p,
     script(
       SBIN_PATH,
+      ...subIdLock,
       "touch /etc/subuid /etc/subgid",
       `have_u=$(awk -F: -v u=${u} '$1==u {print $2" "$3; exit}' /etc/subuid)`,
       `have_g=$(awk -F: -v u=${u} '$1==u {print $2" "$3; exit}' /etc/subgid)`,
@@ -111,7 +119,7 @@ export function allocateSubIds(p: Privilege, user: string): string {
 
 /** Remove exactly the user's lines (the user is ours, so its lines are too). */
 export function releaseSubIds(p: Privilege, user: string): string {
-  return asRoot(p, script(`sed -i ${q(`/^${user}:/d`)} /etc/subuid /etc/subgid`));
+  return asRoot(p, script(...subIdLock, `sed -i ${q(`/^${user}:/d`)} /etc/subuid /etc/subgid`));
 }
 
 /** Enable linger and wait until the user's systemd manager and /run/user/UID are up. */

@@ -20,11 +20,15 @@ export function markOf(serviceName: string): string {
  */
 const OURS = '\\( -uid "$uid" -o \\( -uid +99999 -nouser \\) \\)';
 
-/** Shell function `marked DIR`: true when DIR is a real directory holding exactly our marker file. */
-function markedFn(mark: string): string {
+/**
+ * Shell function `marked DIR`: true when DIR is a real directory holding exactly our marker file. DIR may be
+ * one the site's user can write (installPath in its home), so the marker is read with a size and time limit:
+ * a FIFO or a huge file swapped in after the checks cannot hang or flood the reader.
+ */
+export function markedFn(mark: string): string {
   return [
     "marked() {",
-    `  [ -d "$1" ] && [ ! -L "$1" ] && [ -f "$1/${MARK_FILE}" ] && [ ! -L "$1/${MARK_FILE}" ] && [ "$(cat "$1/${MARK_FILE}")" = ${q(mark)} ]`,
+    `  [ -d "$1" ] && [ ! -L "$1" ] && [ -f "$1/${MARK_FILE}" ] && [ ! -L "$1/${MARK_FILE}" ] && [ "$(timeout 5 head -c 256 -- "$1/${MARK_FILE}" 2>/dev/null)" = ${q(mark)} ]`,
     "}",
   ].join("\n");
 }
@@ -106,14 +110,16 @@ export function ownershipFns(mark: string): string {
     '  [ -e "$1" ] || return 0',
     `  marked "$1" || { say "left $1: no marker ${MARK_FILE} of this site (not created by it)"; return 0; }`,
     '  if [ -z "$uid" ]; then say "left $1: the system user is gone, so its files cannot be told apart"; return 0; fi',
-    `  rm -f "$1/${MARK_FILE}"`,
+    // No-follow: find -P never follows a symlink swapped in for DIR; -delete unlinks the marker itself.
+    `  find -P "$1" -maxdepth 1 -name ${MARK_FILE} ! -type d -delete`,
     // -P (the default): never follows a symlink; -xdev: never leaves the file system.
     `  find "$1" -xdev -depth ! -type d ${OURS} -delete`,
     `  find "$1" -xdev -depth -type d -empty ${OURS} -delete`,
     '  [ -e "$1" ] || return 0',
     `  kept=$(find "$1" -xdev -mindepth 1 ! ${OURS} -prune -print)`,
     // The directories left to hold them must not keep the uid that is about to be deleted and reused.
-    `  find "$1" -xdev -type d ${OURS} -exec chown root:root {} +`,
+    // No-follow: -h changes a symlink swapped in for a directory between find's test and chown, never its target.
+    `  find "$1" -xdev -type d ${OURS} -exec chown -h root:root {} +`,
     '  say "left $1 (now owned by root): it holds $(printf "%s\\n" "$kept" | grep -c .) entries this site did not create: $(printf "%s\\n" "$kept" | head -n 10 | paste -sd " ")"',
     "}",
   ].join("\n");

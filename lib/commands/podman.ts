@@ -1,4 +1,5 @@
 // The app secret and the image, as the system user's rootless Podman.
+import * as path from "path";
 import { Layout } from "../layout";
 import { BACKGROUND, Privilege, asRoot, asUser, asUserFromRoot, q, script } from "../shell";
 
@@ -54,41 +55,43 @@ export interface BuildArgs {
 /** The uid/gid the image's processes run as; the unit maps it to the system user (UserNS=keep-id). */
 export const CONTAINER_UID = 1000;
 
-/** How long a build waits for another build of the same user (e.g. one orphaned by a killed `pulumi up`). */
+/** How long a build waits for another build of the same site (e.g. one orphaned by a killed `pulumi up`). */
 export const BUILD_LOCK_WAIT_S = 1800;
 
 /**
  * Copy the uploaded context into the user's home and `podman build` it there as the user.
- * Builds of one user are serialised by a lock that this root shell holds for the whole build (fd 9, closed
+ * Builds of one site are serialised by a lock that this root shell holds for the whole build (fd 9, closed
  * for the user's processes: podman's long-lived rootless pause process must not inherit it):
  * a build orphaned on the host by an interrupted `pulumi up` keeps running after the SSH session is gone,
  * and a second build would delete its context and leave a dangling image. The tag is the content hash,
  * so when the image already exists (the orphan finished it) nothing is built.
+ * The lock is the site's stage directory (the admin's, 0700), never a file in the user's home, where a
+ * symlink would turn root's open into a truncation and a FIFO would hang it; root only reads the admin's
+ * upload into a tar stream, and the user unpacks, builds and cleans up in its own home.
  */
 export function buildImage(p: Privilege, l: Layout, b: BuildArgs): string {
-  const cache = `${l.home}/.cache`;
-  const ctx = `${cache}/flagun-build`;
-  const lock = `${cache}/flagun-build.lock`;
+  const ctx = `${l.home}/.cache/flagun-build`;
+  const lock = path.posix.dirname(b.stage);
   const build = script(
+    `rm -rf ${q(ctx)}`,
+    `mkdir -p ${q(ctx)}`,
+    `tar -C ${q(ctx)} -xf - --no-same-owner`,
+    `[ -s ${q(`${ctx}/Containerfile`)} ] || { echo "image build: the build context arrived without its Containerfile" >&2; exit 1; }`,
+    // Every upload has fresh mtimes, and the builder's layer cache keys COPY on them too: fixed mtimes
+    // let a rebuild (say, a changed app requirements.txt) reuse the layers before what changed.
+    `find ${q(ctx)} -exec touch -h -d @0 {} +`,
     `${BACKGROUND} podman build --quiet --format docker --pull=${b.offline ? "never" : "missing"} --build-arg ${q(`BASE_IMAGE=${b.baseImage}`)} --build-arg APP_UID=${CONTAINER_UID} -t ${q(b.ref)} -f ${q(`${ctx}/Containerfile`)} ${q(ctx)}`,
     `rm -rf ${q(ctx)}`,
   );
   return asRoot(
     p,
     script(
-      `mkdir -p ${q(cache)}`,
-      `exec 9>${q(lock)}`,
+      `exec 9<${q(lock)}`,
       `flock -w ${BUILD_LOCK_WAIT_S} 9 || { echo "another image build of ${l.user} held ${lock} for ${BUILD_LOCK_WAIT_S} s" >&2; exit 1; }`,
       `if ${asUserFromRoot(l.user, `podman image exists ${q(b.ref)}`)} 9>&-; then`,
       `  echo "image ${b.ref} exists (same content hash): not rebuilt"`,
       "else",
-      `  rm -rf ${q(ctx)}`,
-      `  cp -R ${q(b.stage)} ${q(ctx)}`,
-      `  chown -R ${q(l.user)}:${q(l.user)} ${q(cache)}`,
-      // Every upload has fresh mtimes, and the builder's layer cache keys COPY on them too: fixed mtimes
-      // let a rebuild (say, a changed app requirements.txt) reuse the layers before what changed.
-      `  find ${q(ctx)} -exec touch -h -d @0 {} +`,
-      `  ${asUserFromRoot(l.user, build)} 9>&-`,
+      `  tar -C ${q(b.stage)} -cf - . 9>&- | ${asUserFromRoot(l.user, build)} 9>&-`,
       `  echo "built ${b.ref}"`,
       "fi",
       `rm -rf ${q(b.stage)}`,

@@ -167,6 +167,12 @@ test("app hash ignores the app's own instance/ folder (data, not code)", () => {
 // Real shell, real files (as root, like on a host): the code sync never touches the instance mount point,
 // and the data directory's life cycle (create, keep on destroy, take over, delete).
 const asRootHere = process.getuid?.() === 0;
+/** A scratch directory whose parents only root can write (the system temp directory is everyone's). */
+const rootOnlyTmp = (prefix: string) => {
+  const dir = fs.mkdtempSync(`/var/lib/flagun-unit-${prefix}`);
+  fs.chmodSync(dir, 0o755);
+  return dir;
+};
 test("release install: built beside and renamed into place, without an uploaded instance/; an installed release is never touched", { skip: !asRootHere && "needs root (chown)" }, () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "release-"));
   const [up, dest, stage] = ["stage/app", "releases/abc", "stage"].map((d) => path.join(dir, d));
@@ -190,7 +196,7 @@ test("release install: built beside and renamed into place, without an uploaded 
 });
 
 test("data dir: created 0700 for the user, refused if not ours, kept (root-owned) or deleted by destroy", { skip: !asRootHere && "needs root (chown)" }, () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "data-"));
+  const dir = rootOnlyTmp("data-");
   // An existing account stands in for the system user (config refuses system accounts, so it is set after).
   const c = { ...parse({ serviceName: "unit-data-test", homeDir: `${dir}/home`, installPath: `${dir}/site`, logPath: `${dir}/log`, dataPath: `${dir}/data` }), systemUser: "daemon" };
   const lay = layoutOf(c);

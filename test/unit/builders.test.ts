@@ -25,7 +25,10 @@ const site = parseConfig(
 const l = layoutOf(site);
 
 test("exact: subid release removes exactly the user's lines", () => {
-  assert.equal(host.releaseSubIds(p, "flagun"), `sudo -n sh -c 'set -eu\nsed -i '\\''/^flagun:/d'\\'' /etc/subuid /etc/subgid'`);
+  assert.equal(
+    host.releaseSubIds(p, "flagun"),
+    `sudo -n sh -c 'set -eu\nexec 8</etc\nflock -w 120 8 || { echo "another site held the subordinate id lock (/etc) for 120 s" >&2; exit 1; }\nsed -i '\\''/^flagun:/d'\\'' /etc/subuid /etc/subgid'`,
+  );
 });
 
 test("exact: reload sends SIGUSR2 (nginx alone; SIGHUP to nginx's master under a supervisor without it) only to a running unit, as the system user", () => {
@@ -192,20 +195,27 @@ test("socket units: one public port each, IPv4 all addresses, activating the ser
   assert.match(socketUnit(site, l, "http"), /^ListenStream=0\.0\.0\.0:8088$/m);
 });
 
-test("image build: serialised by a lock taken before the context is touched; an existing tag is not rebuilt", () => {
-  const cmd = podman.buildImage(p, l, { stage: "/var/tmp/x/b", ref: "localhost/flagun-web:abc", baseImage: "b:1", offline: true });
+test("image build: serialised by a lock on the admin's stage directory, never in the user's home; only the user touches its home; an existing tag is not rebuilt", () => {
+  const cmd = podman.buildImage(p, l, { stage: "/var/lib/flagun-rosupod/flagun-web/build-abc", ref: "localhost/flagun-web:abc", baseImage: "b:1", offline: true });
   const at = (s: string) => {
     const i = cmd.indexOf(s);
     assert.ok(i >= 0, `missing: ${s}`);
     return i;
   };
-  assert.ok(at("exec 9>/opt/flagun/.cache/flagun-build.lock") < at(`flock -w ${podman.BUILD_LOCK_WAIT_S} 9 ||`));
+  assert.ok(at("exec 9</var/lib/flagun-rosupod/flagun-web\n") < at(`flock -w ${podman.BUILD_LOCK_WAIT_S} 9 ||`));
   assert.ok(at("flock -w") < at("podman image exists localhost/flagun-web:abc"));
-  assert.ok(at("podman image exists") < at("rm -rf /opt/flagun/.cache/flagun-build"));
+  assert.ok(at("podman image exists") < at("tar -C /var/lib/flagun-rosupod/flagun-web/build-abc -cf - . 9>&- | runuser -u flagun --"));
   assert.ok(at("not rebuilt") < at("podman build --quiet"));
+  // Everything in the home happens in the user's shell (after its runuser), none in root's.
+  const userPart = cmd.slice(at("-cf - . 9>&- | runuser -u flagun --"));
+  for (const x of ["rm -rf /opt/flagun/.cache/flagun-build", "mkdir -p /opt/flagun/.cache/flagun-build", "find /opt/flagun/.cache/flagun-build -exec touch -h -d @0 {} +"]) {
+    assert.ok(userPart.includes(x), `as the user: ${x}`);
+    assert.ok(cmd.indexOf(x) > at("-cf - . 9>&- | runuser -u flagun --"), `never as root: ${x}`);
+  }
   assert.ok(at("find /opt/flagun/.cache/flagun-build -exec touch -h -d @0 {} +") < at("podman build --quiet"), "fixed mtimes for the layer cache");
-  // Both user commands close the lock fd, so no long-lived podman process can keep the lock.
-  assert.equal(cmd.match(/ 9>&-/g)?.length, 2);
+  assert.doesNotMatch(cmd, /flagun-build\.lock|cp -R|chown/, "no lock file, copy or chown by root in the home");
+  // Every user command closes the lock fd, so no long-lived podman process can keep the lock.
+  assert.equal(cmd.match(/ 9>&-/g)?.length, 3);
 });
 
 test("config install: checked in a container that sees only config and logs, then moved into place; nothing new, nothing run", () => {

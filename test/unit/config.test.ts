@@ -114,6 +114,14 @@ const BAD: [string, unknown][] = [
   ["appDir", "no/such/missing-dir"],
   ["certRenewBeforeDays", "400"],
   ["hosts", '{"name":"vm"}'],
+  // Inside a system tree at any depth: the site's user would own a directory there.
+  ["homeDir", "/etc/systemd/system/ssh.service.d"],
+  ["installPath", "/usr/local/share/flagun"],
+  ["logPath", "/run/flagun-logs"],
+  ["dataPath", "/boot/efi/flagun"],
+  ["dataPath", "/dev/shm/flagun"],
+  ["logPath", "/proc/self/x"],
+  ["logPath", "/sys/fs/x"],
 ];
 
 for (const [key, value] of BAD) {
@@ -214,4 +222,12 @@ test("provided TLS: unparsable, mismatched or expired material is refused naming
   assert.deepEqual(tlsProblems(pem("expired-cert.pem"), pem("expired-key.pem")), [
     "tlsCertificatePem: expected a certificate valid now, got one that expired 2021-01-01T00:00:00.000Z",
   ]);
+});
+
+test("logPath inside homeDir is refused when retainLogs would keep it (destroy deletes the home, logs and all)", () => {
+  assert.deepEqual(problems({ logPath: "/opt/flagun/logs" }), []);
+  assert.deepEqual(problems({ logPath: "/opt/flagun/logs", retainLogs: true }), [
+    'logPath: expected a directory outside homeDir when retainLogs is true (destroy deletes the home with the user, logs and all), got "/opt/flagun/logs"',
+  ]);
+  assert.match(problems({ logPath: "/run/flagun-logs" })[0], /^logPath: expected a directory outside \/etc, \/usr, \/boot, \/root, \/proc, \/sys, \/dev, \/run \(the site's user would own it\), got "\/run\/flagun-logs"$/);
 });
