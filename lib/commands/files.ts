@@ -152,7 +152,7 @@ export function deleteDirs(p: Privilege, l: Layout, installPath: string, retain:
 }
 
 /** `/a/b/c` -> `/a`, `/a/b`, `/a/b/c`: every directory on the way to `dir`. */
-function pathChain(dir: string): string[] {
+export function pathChain(dir: string): string[] {
   return dir.split("/").slice(1).map((_, i, parts) => "/" + parts.slice(0, i + 1).join("/"));
 }
 

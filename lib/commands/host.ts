@@ -1,6 +1,7 @@
 // Preflight checks, the system user, its subordinate id ranges and linger: the host-level pieces.
 import { Privilege, asRoot, asUserFromRoot, q, script } from "../shell";
-import { checkStagePath } from "./files";
+import * as path from "path";
+import { checkStagePath, pathChain } from "./files";
 import { USER_MARKER, claimDir, ownershipFns } from "./ownership";
 const SBIN_PATH = 'PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"';
 
@@ -37,6 +38,11 @@ export function createUser(p: Privilege, user: string, home: string, mark: strin
       `if id -u ${q(user)} >/dev/null 2>&1; then`,
       `  [ "$(getent passwd ${q(user)} | cut -d: -f5)" = ${q(mark)} ] || { echo "user ${user} already exists and was not created by ${USER_MARKER}: choose another systemUser" >&2; exit 1; }`,
       "else",
+      // The home is made by root before its user exists: only below directories root alone can write.
+      `for d in ${pathChain(path.posix.dirname(home)).map(q).join(" ")}; do`,
+      `  [ -e "$d" ] || [ -L "$d" ] || continue`,
+      `  [ ! -L "$d" ] && [ "$(stat -c %u "$d")" = 0 ] && [ -z "$(find "$d" -maxdepth 0 -perm /022)" ] || { echo "homeDir: $d is not a directory that root alone can write (owner $(stat -c %U "$d"), mode $(stat -c %a "$d")): choose a home below such directories (nothing was changed)" >&2; exit 1; }`,
+      "done",
       claimDir(home, mark),
       `  useradd --system --home-dir ${q(home)} --shell /usr/sbin/nologin --user-group --comment ${q(mark)} ${q(user)}`,
       `  chown ${q(user)}:${q(user)} ${q(home)}`,

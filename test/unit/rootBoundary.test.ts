@@ -9,7 +9,7 @@ import { parse } from "./configCases";
 import { layoutOf } from "../../lib/layout";
 import { createDirs, deleteDirs, installRelease } from "../../lib/commands/files";
 import { pruneReleases, switchFns } from "../../lib/commands/deploy";
-import { allocateSubIds, releaseSubIds } from "../../lib/commands/host";
+import { allocateSubIds, createUser, releaseSubIds } from "../../lib/commands/host";
 import { operatorCommands } from "../../lib/operator";
 
 const asRootHere = process.getuid?.() === 0;
@@ -180,4 +180,19 @@ test("the access-log command reads the app-writable log as the system user, not 
   const cmds = operatorCommands(c.hosts[0], layoutOf(c), 999);
   assert.match(cmds.accessLog, /runuser -u flagun -- .*tail -f \/var\/log\/flagun-web\/nginx\/access\.log/);
   assert.doesNotMatch(cmds.accessLog, /sudo tail/);
+});
+
+test("the system user's home is made only below directories root alone can write", { skip }, () => {
+  const w = world();
+  try {
+    fs.mkdirSync(`${w.dir}/open`, { mode: 0o777 });
+    fs.chmodSync(`${w.dir}/open`, 0o1777);
+    const r = w.run(createUser(root, "flagun-unit-nouser", `${w.dir}/open/home`, "flagun-rosupod unit-boundary"));
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, new RegExp(`homeDir: ${w.dir}/open is not a directory that root alone can write \\(owner root, mode 1777\\)`));
+    assert.ok(!fs.existsSync(`${w.dir}/open/home`));
+    assert.notEqual(spawnSync("id", ["flagun-unit-nouser"]).status, 0, "no user created");
+  } finally {
+    w.cleanup();
+  }
 });
