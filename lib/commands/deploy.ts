@@ -75,8 +75,8 @@ export function switchFns(l: Layout): string[] {
     '    tail -c 65536 <&3 | tail -n 30\' sh "$1") || out="(not shown: $1 could not be opened and read within 5 s)"',
     '  printf "%s\\n" "$out" | redact',
     "}",
-    // Private keys never reach `up`'s output, whichever log they were written to.
-    "redact() { sed '/-----BEGIN [A-Z ]*PRIVATE KEY-----/,/-----END [A-Z ]*PRIVATE KEY-----/c\\(private key redacted)'; }",
+    // Private keys never reach `up`'s output, whichever log they were written to ([ ]: nor does this pattern's text).
+    "redact() { sed '/-----BEGIN [A-Z ]*PRIVATE[ ]KEY-----/,/-----END [A-Z ]*PRIVATE[ ]KEY-----/c\\(private key redacted)'; }",
     // `same FILE TEXT`: the file already holds exactly TEXT.
     "same() { [ -f \"$1\" ] && printf '%s' \"$2\" | cmp -s - \"$1\"; }",
   ];

@@ -228,6 +228,8 @@ export function installRelease(p: Privilege, user: string, uploaded: string, des
     `mkdir "$tmp"/${INSTANCE_DIR}`,
     'chmod -R u=rwX,g=rX,o= "$tmp"',
     `mv -T "$tmp" ${q(dest)}`,
+    // Something running as the user can swap its own directory for a link while this runs: never installed.
+    `if [ -L ${q(dest)} ] || [ ! -d ${q(dest)} ]; then rm -f ${q(dest)}; echo "release ${dest}: its build directory was replaced while it was built (by something running as ${user}): refused" >&2; exit 1; fi`,
     `echo "installed $(find ${q(dest)} -type f | wc -l) files in ${dest}"`,
   );
   return asRoot(

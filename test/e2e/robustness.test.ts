@@ -5,11 +5,18 @@
 //   2. first provisioning interrupted (SIGINT, then SIGKILL) during the image build, recovered, converged;
 //      then the site's own checks on it (site.ts: redirect, host state, no-op up, an app change under load,
 //      the container's supervision and hardening), ending on the original app again;
+//  12a. log subdirectories swapped for symlinks to /etc from inside the container: a dataPath change's up refused, naming them;
+//  12b. a root-owned leftover <hash>.partial in releases/ (an older version's install): the drift rows' unit deploys still pass;
+//  11. drift: what an operator changed on the host, healed by `pulumi up --refresh` (and `refresh` + `up`);
+//  12c. the build area planted (a FIFO at the old lock, symlinks at the context) before 11's image rebuild: nothing followed;
 //   7. TLS scan with sslscan; 5. secrets grep; 6. least privilege; 1. reboot;
 //   2. SSH dropped while an up runs, the next up converges;
-//  11. drift: what an operator changed on the host, healed by `pulumi up --refresh` (and `refresh` + `up`);
-//  10. a broken app deploy under load;
-//   8. destroy after all that leaves nothing behind, except an operator's file it reports (and keeps).
+//  12d. a release install raced by the user swapping .partial directories for symlinks to /usr: nothing followed;
+//  10. a broken app deploy under load, then again with gunicorn's error.log a symlink to the TLS key (never shown);
+//   8. destroy after all that leaves nothing behind, except an operator's file it reports (and keeps), and follows
+//      none of the user's symlinks planted in the home, installPath, logPath and dataPath.
+// Every 12 row (and 8, 10, 11's image rebuild) compares root's canaries (system paths, a secret, root-owned
+// symlink targets) before and after: a root command that followed a planted link would change them.
 // Ends with one results table (lines starting with `# `), copied into the README.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
@@ -23,6 +30,12 @@ import { siteChecks } from "./site";
 import { REPO, SiteStack, assertUninstalled, asUserPrefix, cliEnv, httpsGet, log, pulumiCli, readTree, sh, siteStack, underLoad, waitFor } from "./harness";
 
 const firstLine = (s: string, re: RegExp) => (s.split("\n").find((l) => re.test(l)) ?? "").trim().slice(0, 140);
+/** `s` without the scripts a failed remote command quotes (the command plugin's error reads `running "<the
+ * whole script, Go-quoted>"`): the script names every path it checks and holds its own messages' words, so a
+ * check of what a command reported must not see it. */
+const withoutScripts = (s: string) => s.replace(/running "(?:[^"\\\n]|\\.)*"/g, 'running "(script)"');
+/** The first line of `s` (scripts left out) that names `file` and matches `re`. */
+const lineNaming = (s: string, file: string, re: RegExp) => firstLine(withoutScripts(s).split("\n").filter((l) => l.includes(file)).join("\n"), re);
 
 test("robustness: hostile config, host identity, interrupted provisioning, TLS scan, SSH drop, destroy", { timeout: 120 * 60 * 1000 }, async (t) => {
   const ports = { https: await freePort(), http: await freePort() };
@@ -51,6 +64,23 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
     });
   const sessions = async () =>
     Number((await sh(host, "sudo journalctl -u ssh --no-pager -o cat | grep -c 'Accepted publickey for deploy' || true")).trim());
+  /**
+   * What a root command that followed one of the user's symlinks would change: owner, mode, size and mtime of
+   * system directories, a secret and root-owned targets the attack rows point links at (created in 12a), and
+   * the contents of the files. Compared before and after each attack row.
+   */
+  const canaries = () =>
+    sh(host, `sudo sh -c 'stat -c "%n %u:%g %a %s %Y" /etc /etc/shadow /usr /usr/bin /srv/canary-dir /srv/canary-dir/file /var/canary; sha256sum /etc/shadow /var/canary /srv/canary-dir/file'`);
+  const sameCanaries = async (before: string, when: string) => assert.equal(await canaries(), before, `root changed a canary ${when}`);
+  /** Every attack row ends on the normal site. */
+  const servesHello = async () => {
+    const res = await httpsGet(url, out.certificatePem.value);
+    assert.equal(res.status, 200);
+    assert.equal(res.body, "Hello, World!");
+  };
+  const releases = `/opt/${user}/site/releases`;
+  /** Root's leftover of an interrupted install by an older version (planted in 12b, removed by a later install). */
+  const leftover = `${releases}/0123456789ab.partial`;
 
   try {
     // ---------------------------------------------------------------------------------------------
@@ -86,6 +116,11 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
         ["homeDir", `/home/${host.user}`],
         ["installPath", `/home/${host.user}/site`],
         ["logPath", "/root/logs"],
+        // Below a system directory, not only the directory itself: root would create the site's directory
+        // there and hand it to the site's user (an sshd drop-in directory, a tmpfs, the admin's local tree).
+        ["homeDir", "/etc/systemd/system/ssh.service.d"],
+        ["logPath", "/run/flagun-logs"],
+        ["dataPath", "/usr/local/flagun"],
         ["hosts", JSON.stringify([hostsOk[0], { ...hostsOk[0], name: "vm-again" }]), "hosts"],
         ["tlsCertificatePem", "not a certificate", undefined, provided("valid-key.pem")],
         ["tlsCertificatePem", tlsFile("valid-cert.pem"), "tlsPrivateKeyPem", provided("other-key.pem")],
@@ -397,12 +432,80 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
     await siteChecks(t, { host, s, out, ports, user });
 
     // ---------------------------------------------------------------------------------------------
+    // 12: what the app (its container, or its user) can plant where root used to act: symlinks to system
+    // directories, FIFOs, races. Each row runs the `up` or `destroy` the plant targets.
+    await step("12a log subdirectories swapped for symlinks to /etc from inside the container: a dataPath change's up refused naming them, nothing created", async () => {
+      // Root's own files for every 12 row to compare: a file, and a directory with a file (link targets).
+      await sh(host, "sudo sh -c 'echo canary > /var/canary && chown root:root /var/canary && chmod 0644 /var/canary && install -d -o root -g root -m 0755 /srv/canary-dir && echo canary > /srv/canary-dir/file && chown root:root /srv/canary-dir/file && chmod 0644 /srv/canary-dir/file'");
+      const before = await canaries();
+      const u = asUserPrefix(user, out.hosts.value.vm.uid);
+      const moved = "/var/lib/flagun-web-moved";
+      let orig: string | undefined;
+      try {
+        orig = (await s.stack.getConfig("dataPath")).value;
+      } catch {
+        orig = undefined; // the default
+      }
+      // The container writes /var/log/flagun (logPath on the host); the running nginx and gunicorn keep their
+      // open files, so the site serves on while the links stand where the directories step looks.
+      await sh(host, `${u} podman exec flagun-web sh -c 'cd /var/log/flagun && mv nginx nginx.real && ln -s /etc nginx && mv gunicorn gunicorn.real && ln -s /etc gunicorn'`);
+      let msg = "";
+      let upS = 0;
+      try {
+        await s.stack.setConfig("dataPath", { value: moved });
+        log("pulumi up (dataPath changed) with logPath's subdirectories symlinks to /etc");
+        const t0 = Date.now();
+        await assert.rejects(s.stack.up({ onOutput: (o) => (printed += o) }), (e: Error) => ((msg = e.message), true));
+        upS = (Date.now() - t0) / 1000;
+      } finally {
+        if (orig === undefined) await s.stack.removeConfig("dataPath");
+        else await s.stack.setConfig("dataPath", { value: orig });
+        await sh(host, `${u} sh -c 'cd /var/log/flagun-web && for d in nginx gunicorn; do if [ -L $d ]; then rm $d && mv $d.real $d; fi; done'`);
+      }
+      const refusal = lineNaming(msg, "/var/log/flagun-web/nginx", /symlink|not a directory/) || lineNaming(msg, "/var/log/flagun-web/gunicorn", /symlink|not a directory/);
+      assert.ok(refusal, `the up must fail naming /var/log/flagun-web/nginx or .../gunicorn as a symlink: ${withoutScripts(msg).slice(-3000)}`);
+      assert.equal((await host.run(`sudo test -e ${moved} || sudo test -L ${moved}`)).code, 1, `${moved} was created`);
+      await sameCanaries(before, "(12a up)");
+      assert.equal((await sh(host, "sudo stat -c %F /var/log/flagun-web/nginx /var/log/flagun-web/gunicorn")).trim(), "directory\ndirectory");
+      // The failed up may have recorded only what touches nothing on the host (the connection check, the
+      // host-state record) and the directories step it failed in (idempotent): the restoring up says which.
+      const changed = new Set<string>();
+      await s.stack.up({
+        onOutput: (o) => (printed += o),
+        onEvent: (e: EngineEvent) => {
+          const m = e.resOutputsEvent?.metadata;
+          if (m && m.op !== "same" && m.type !== "pulumi:pulumi:Stack") changed.add(m.urn.split("::").pop()!);
+        },
+      });
+      const allowed = ["vm-ssh-check", "vm-state", "vm-dirs"];
+      assert.deepEqual([...changed].filter((r) => !allowed.includes(r)), [], `the failed up changed more than ${allowed.join(", ")}: ${[...changed].join(", ")}`);
+      const after = await s.stack.preview({ onOutput: (o) => (printed += o) });
+      assert.deepEqual(Object.entries(after.changeSummary ?? {}).filter(([k]) => k !== "same"), [], JSON.stringify(after.changeSummary));
+      await sameCanaries(before, "(12a restoring up)");
+      await servesHello();
+      return `up refused after ${upS.toFixed(0)} s: "${refusal}"; ${moved} not created; canaries unchanged; links undone, config back: up ran ${[...changed].join(", ") || "nothing"}, preview no changes; 200 "Hello, World!"`;
+    });
+
+    await step("12b root-owned leftover <hash>.partial planted in releases/ (an older version's install): kept for the next release install (12d), pruning must pass", async () => {
+      const before = await canaries();
+      // What an older version's root-run install left when interrupted: root's, so the user cannot delete it.
+      // The drift rows below re-run the unit deploy, which prunes releases as the user.
+      await sh(host, `sudo mkdir -p ${leftover}/sub && sudo touch ${leftover}/sub/x`);
+      const owner = (await sh(host, `sudo stat -c '%U %F' ${leftover} ${leftover}/sub/x`)).trim().replace(/\n/g, ", ");
+      await sameCanaries(before, "(12b)");
+      await servesHello();
+      return `${leftover}/sub/x planted (${owner}); canaries unchanged; 200 "Hello, World!"`;
+    });
+
+    // ---------------------------------------------------------------------------------------------
     // 11 drift: an operator's change on the host; `pulumi up --refresh` (or `pulumi refresh`, then `pulumi up`)
     // finds it and re-runs exactly the commands that repair it; a plain `up` after that changes nothing and
     // logs in nowhere. `ran` is every resource the healing run changed, from the engine's events.
-    const drift = (name: string, act: string, want: { found: RegExp[]; ran: (found: string[]) => string[]; back: string }, refreshFirst = false) =>
+    // `canaries`: the act plants something for root to follow; the canaries must not change.
+    const drift = (name: string, act: string, want: { found: RegExp[]; ran: (found: string[]) => string[]; back: string; canaries?: boolean }, refreshFirst = false) =>
       step(`11 drift: ${name}, then ${refreshFirst ? "pulumi refresh + up" : "pulumi up --refresh"} heals it; a plain up runs nothing`, async () => {
         const u = asUserPrefix(user, out.hosts.value.vm.uid);
+        const canariesBefore = want.canaries ? await canaries() : "";
         await sh(host, act.replace(/\$u/g, u));
         const before = await sessions();
         const ran = new Set<string>();
@@ -430,7 +533,8 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
         const plainLogins = (await sessions()) - quiet - 1;
         assert.deepEqual([...again], [], "a plain up after the repair changes nothing");
         assert.equal(plainLogins, 0, "a plain up after the repair logs in nowhere");
-        return `found ${JSON.stringify(found)}; ${refreshFirst ? "refresh + up" : "up --refresh"} ${upS.toFixed(0)} s ran ${[...ran].join(", ") || "nothing"} (${logins} SSH logins); 200; back; plain up: ${JSON.stringify(plain.summary.resourceChanges)}, ${plainLogins} logins`;
+        if (want.canaries) await sameCanaries(canariesBefore, `(drift ${name})`);
+        return `found ${JSON.stringify(found)}; ${refreshFirst ? "refresh + up" : "up --refresh"} ${upS.toFixed(0)} s ran ${[...ran].join(", ") || "nothing"} (${logins} SSH logins); 200; back; plain up: ${JSON.stringify(plain.summary.resourceChanges)}, ${plainLogins} logins${want.canaries ? "; canaries unchanged" : ""}`;
       });
     const unitRepair = ["vm-unit", "vm-health"];
     // Four kinds at once (one healing run, so the group stays inside CI's time): each must be found, and the
@@ -459,11 +563,33 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       ran: (found) => (found.some((f) => f.startsWith("unit:")) ? unitRepair : []),
       back: "$u podman container exists flagun-web",
     });
-    await drift("image removed (unit stopped, podman rmi)", `$u systemctl --user stop flagun-web.service && $u podman rmi ${out.hosts.value.vm.imageRef} >/dev/null`, {
+    // The rebuild is the one time root's build command runs: the user (the app) plants its build area first,
+    // where root once held its lock and copied the context: a FIFO at the lock (an open by root would hang),
+    // symlinks at the context and at a tarball beside it (a root copy, chown or truncation would follow them).
+    const cache = `/opt/${user}/.cache`;
+    const plantBuildArea =
+      `$u sh -c 'mkdir -p ${cache} && cd ${cache} && rm -rf flagun-build flagun-build.lock flagun-build.tar && ` +
+      "mkfifo flagun-build.lock && ln -s /srv/canary-dir flagun-build && ln -s /var/canary flagun-build.tar'";
+    await drift("image removed (unit stopped, podman rmi; build area planted, 12c)", `${plantBuildArea} && $u systemctl --user stop flagun-web.service && $u podman rmi ${out.hosts.value.vm.imageRef} >/dev/null`, {
       found: [/^image: image localhost\/flagun-web:[0-9a-f]+ is missing$/],
       ran: () => ["vm-build-stage", "vm-build-copy-Containerfile", "vm-build-copy-container", "vm-build-copy-config-requirements-txt", "vm-build-copy-app-requirements-txt", "vm-build-copy-build-ca-pem", "vm-image", ...unitRepair],
       back: `$u podman image exists ${out.hosts.value.vm.imageRef}`,
+      canaries: true,
     }, true);
+    await step("12c build area planted (FIFO at the lock, symlinks at the context): the rebuild finished, canaries unchanged", async () => {
+      const u = asUserPrefix(user, out.hosts.value.vm.uid);
+      const before = await canaries();
+      // The drift row above healed with these in place (it checks the image is back); here what is left of them.
+      await sh(host, `${u} podman image exists ${out.hosts.value.vm.imageRef}`);
+      const left = (await sh(host, `sudo find -P ${cache} -maxdepth 1 -name 'flagun-build*' -printf '%f:%y '`)).trim();
+      // Root writes nothing in the user's home: whatever is in ~/.cache is the user's.
+      const notUsers = (await sh(host, `sudo find -P ${cache} -xdev ! -user ${user} -printf '%p %u\\n' | head -20`)).trim();
+      await sh(host, `${u} sh -c 'cd ${cache} && rm -f flagun-build.lock flagun-build.tar && if [ -L flagun-build ]; then rm flagun-build; fi'`);
+      assert.equal(notUsers, "", `root left files in ${cache}`);
+      await sameCanaries(before, "(12c)");
+      await servesHello();
+      return `image rebuilt with the plants in place; left of them (name:type) ${left || "nothing"}, removed; nothing in ${cache} but the user's; canaries unchanged; 200 "Hello, World!"`;
+    });
 
     // ---------------------------------------------------------------------------------------------
     await step("7 TLS scan (sslscan on this machine, 127.0.0.1 only)", async () => {
@@ -578,38 +704,194 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
     });
 
     // ---------------------------------------------------------------------------------------------
-    await step("10 broken app deploy (import error): up fails naming the cause, the old version serves throughout", async () => {
+    await step("12d release install raced: .partial swapped for a symlink to /usr in a loop for the whole step; canaries untouched, the old version serves", async () => {
+      const u = asUserPrefix(user, out.hosts.value.vm.uid);
+      const before = await canaries();
+      assert.equal((await sh(host, `sudo stat -c %U ${leftover}/sub/x`)).trim(), "root", "12b's leftover is there before this release install");
+      const main = path.join(s.workDir, "flask_app", "main.py");
+      const good = fs.readFileSync(main, "utf8");
+      const stop = "/tmp/robust-race-stop";
+      // As the user, for at most 400 s: every real directory named *.partial* in releases/ is swapped for a
+      // symlink to /usr. Its own (the install's build directory) stays swapped, moved aside; one it does not
+      // own (12b's leftover, or a build directory an older version made as root) is put back at once: moved
+      // elsewhere, root's cleanup would no longer find it and the user could not delete it.
+      const racer = [
+        "end=$(($(date +%s) + 400))",
+        `while [ "$(date +%s)" -lt "$end" ] && [ ! -e ${stop} ]; do`,
+        `  for p in ${releases}/*.partial* ${releases}/.*.partial*; do`,
+        '    case "$p" in *.aside) continue ;; esac',
+        '    [ -d "$p" ] && [ ! -L "$p" ] || continue',
+        '    if [ -O "$p" ]; then',
+        '      mv "$p" "$p.aside" 2>/dev/null && ln -s /usr "$p" 2>/dev/null',
+        "    else",
+        '      mv "$p" "$p.aside" 2>/dev/null && { ln -s /usr "$p" 2>/dev/null; rm -f "$p"; mv "$p.aside" "$p" 2>/dev/null; }',
+        "    fi",
+        "  done",
+        "done",
+      ].join("\n");
+      // A file, not a command line: systemd expands ${...} in a unit's command line. Niced: the up gets the CPU
+      // it needs, the racer every moment left.
+      await sh(
+        host,
+        `echo ${Buffer.from(racer).toString("base64")} | base64 -d | sudo tee /tmp/robust-race.sh >/dev/null && sudo rm -f ${stop} && ` +
+          `sudo systemd-run --quiet --collect --nice=10 --unit robust-race --uid=${user} sh /tmp/robust-race.sh`,
+      );
+      assert.equal((await host.run("systemctl is-active --quiet robust-race")).code, 0, "the racer is not running");
+      fs.writeFileSync(main, `raise RuntimeError("raced release")\n${good}`);
+      let outcome: string | null = null;
+      let upS = 0;
+      try {
+        log("pulumi up (app change) with the user racing the release install");
+        const t0 = Date.now();
+        let timer: NodeJS.Timeout | undefined;
+        const up = s.stack.up({ onOutput: (o) => (printed += o) }).then(
+          () => "",
+          (e: Error) => e.message || String(e),
+        );
+        outcome = await Promise.race([up, new Promise<null>((r) => (timer = setTimeout(() => r(null), 600 * 1000)))]);
+        clearTimeout(timer);
+        upS = (Date.now() - t0) / 1000;
+      } finally {
+        fs.writeFileSync(main, good);
+        await sh(host, `sudo touch ${stop}`);
+        await waitFor("the racer stopped", 120, async () => (await host.run("systemctl is-active --quiet robust-race")).code !== 0).catch(async (e) => {
+          await host.run("sudo systemctl stop robust-race");
+          throw e;
+        });
+        await sh(host, `sudo rm -f ${stop} /tmp/robust-race.sh`);
+      }
+      assert.notEqual(outcome, null, "the up did not settle within 600 s");
+      assert.notEqual(outcome, "", "the raced broken release was deployed");
+      const failed = outcome ?? "";
+      const where = /deploy refused/.test(failed) ? "at the candidate" : "at the install";
+      const shown = withoutScripts(failed);
+      const cause = firstLine(shown, /deploy refused/) || firstLine(shown, /release \S+: /) || firstLine(shown, /error: /);
+      // What the race left in releases/: the racer's links (named *.partial*) and the directories it moved aside.
+      const links = (await sh(host, `sudo find -P ${releases} -mindepth 1 -maxdepth 1 -type l -printf '%f -> %l\\n'`)).trim().split("\n").filter(Boolean);
+      const asides = (await sh(host, `sudo find -P ${releases} -mindepth 1 -maxdepth 1 -name '*.aside' -printf '%f\\n'`)).trim().split("\n").filter(Boolean);
+      const notUsers = (await sh(host, `sudo find -P ${releases} -mindepth 1 -maxdepth 1 ! -user ${user} -printf '%f %u\\n'`)).trim().split("\n").filter(Boolean);
+      const leftoverNow = await host.run(`sudo stat -c '%F %U' ${leftover}`);
+      await host.run(`${u} find -P ${releases} -mindepth 1 -maxdepth 1 \\( -type l -o -name '*.aside' \\) -exec rm -rf {} +`);
+      const remaining = (await sh(host, `sudo find -P ${releases} -mindepth 1 -maxdepth 1 \\( -type l -o -name '*.aside' \\) -printf '%f %u\\n'`)).trim();
+      // A release name (not the racer's) that is a symlink: the install renamed a link into place.
+      assert.deepEqual(links.filter((l) => !l.split(" -> ")[0].includes(".partial")), [], "a release in releases/ is a symlink");
+      assert.deepEqual(notUsers.filter((l) => !l.startsWith(`${path.basename(leftover)} `)), [], "root-owned entries in releases/ besides 12b's leftover");
+      // Root removes the leftover unless the race showed it only the racer's link at that moment; then it is
+      // still root's directory at its own name, for the next release install (row 10 checks it is gone).
+      const leftoverState = leftoverNow.code === 0 ? leftoverNow.stdout.trim() : "gone";
+      assert.ok(["gone", "directory root"].includes(leftoverState), `12b's leftover after the raced install: ${leftoverState}`);
+      assert.equal(remaining, "", "the racer's links and moved directories could not all be removed as the user");
+      await sameCanaries(before, "(12d)");
+      await servesHello();
+      return `up failed ${where} after ${upS.toFixed(0)} s: "${cause}"; racer's links ${links.length}, moved-aside dirs ${asides.length} (removed as the user); no release a symlink; 12b's leftover: ${leftoverState === "gone" ? "removed" : "root's, still at its name (the race hid it)"}; canaries (/usr, /usr/bin included) unchanged; 200 "Hello, World!"`;
+    });
+
+    // ---------------------------------------------------------------------------------------------
+    await step("10 broken app deploy (import error), then again with gunicorn's error.log a symlink to the TLS key: up fails naming the cause, the key never shown, the old version serves throughout", async () => {
       const main = path.join(s.workDir, "flask_app", "main.py");
       const good = fs.readFileSync(main, "utf8");
       const u = asUserPrefix(user, out.hosts.value.vm.uid);
-      const unitBefore = await sh(host, `${u} sh -c 'cat ~/.config/containers/systemd/flagun-web.container; systemctl --user show -p MainPID -p NRestarts flagun-web.service'`);
+      const unitState = () => sh(host, `${u} sh -c 'cat ~/.config/containers/systemd/flagun-web.container; systemctl --user show -p MainPID -p NRestarts flagun-web.service'`);
+      const unitBefore = await unitState();
+      const before = await canaries();
+      const errorLog = "/var/log/flagun-web/gunicorn/error.log";
+      const keyFile = `/opt/${user}/site/config/tls/key.pem`;
       fs.writeFileSync(main, `raise RuntimeError("broken on purpose by the robustness test")\n${good}`);
-      log("pulumi up (broken app) under load");
-      const t0 = Date.now();
-      const { result, load } = await underLoad(url, out.certificatePem.value, () => s.stack.up({ onOutput: (o) => (printed += o) })).finally(() => fs.writeFileSync(main, good));
-      const { bodies, failures } = load;
-      assert.equal(result.status, "rejected", "the broken deploy must fail");
-      const msg = String((result as PromiseRejectedResult).reason?.message ?? result);
-      assert.match(msg, /deploy refused: the new version did not pass its health check/);
-      const upS = (Date.now() - t0) / 1000;
-      assert.match(msg, /RuntimeError: broken on purpose by the robustness test/, "the error names the cause (the app's traceback)");
-      const res = await httpsGet(url, out.certificatePem.value);
-      assert.equal(res.body, "Hello, World!", "the old version still serves");
-      assert.deepEqual(failures, [], "no request failed while the broken version was refused");
-      assert.ok(bodies.length > 0 && bodies.every((b) => b === "Hello, World!"), "only the old body was served");
-      const unitAfter = await sh(host, `${u} sh -c 'cat ~/.config/containers/systemd/flagun-web.container; systemctl --user show -p MainPID -p NRestarts flagun-web.service'`);
-      assert.equal(unitAfter, unitBefore, "the running unit was not touched (same file, same process, no restart)");
-      assert.equal((await sh(host, `${u} podman ps -a --format '{{.Names}}'`)).trim(), "flagun-web", "no candidate left behind");
+      let first = "";
+      let second = "";
+      try {
+        log("pulumi up (broken app) under load");
+        const t0 = Date.now();
+        const { result, load } = await underLoad(url, out.certificatePem.value, () => s.stack.up({ onOutput: (o) => (printed += o) }));
+        const { bodies, failures } = load;
+        assert.equal(result.status, "rejected", "the broken deploy must fail");
+        const msg = String((result as PromiseRejectedResult).reason?.message ?? result);
+        assert.match(msg, /deploy refused: the new version did not pass its health check/);
+        const upS = (Date.now() - t0) / 1000;
+        assert.match(msg, /RuntimeError: broken on purpose by the robustness test/, "the error names the cause (the app's traceback)");
+        const res = await httpsGet(url, out.certificatePem.value);
+        assert.equal(res.body, "Hello, World!", "the old version still serves");
+        assert.deepEqual(failures, [], "no request failed while the broken version was refused");
+        assert.ok(bodies.length > 0 && bodies.every((b) => b === "Hello, World!"), "only the old body was served");
+        const unitAfter = await unitState();
+        assert.equal(unitAfter, unitBefore, "the running unit was not touched (same file, same process, no restart)");
+        assert.equal((await sh(host, `${u} podman ps -a --format '{{.Names}}'`)).trim(), "flagun-web", "no candidate left behind");
+        // A release install with no racer: root's leftover from 12b is gone now, whatever 12d's race left of it.
+        assert.equal((await host.run(`sudo test -e ${leftover} || sudo test -L ${leftover}`)).code, 1, `${leftover} is still there after a release install`);
+        first = `up failed after ${upS.toFixed(0)} s: "${firstLine(msg, /deploy refused/)}", cause shown: "${firstLine(msg, /RuntimeError/)}"; during it ${bodies.length + failures.length} requests, ${failures.length} failed, all "Hello, World!"; unit file, MainPID, NRestarts unchanged; 12b's leftover gone`;
+
+        // The same deploy again (it failed, so it runs again), with the app's error log a symlink to the TLS key:
+        // the key is the user's own file, so only the excerpt's check on the open file refuses it. The candidate's
+        // gunicorn cannot open its error log through this link (the key's host path is not in the container),
+        // so its traceback is not shown this time: the first deploy showed it.
+        const key = await sh(host, `sudo cat ${keyFile}`);
+        const slices = key
+          .split("\n")
+          .filter((l) => l && !l.startsWith("-----"))
+          .flatMap((l) => Array.from({ length: Math.max(0, l.length - 23) }, (_, i) => l.slice(i, i + 24)));
+        assert.ok(slices.length > 0, "the key has base64 lines");
+        await sh(host, `${u} sh -c 'mv ${errorLog} ${errorLog}.real && ln -s ${keyFile} ${errorLog}'`);
+        let msg2 = "";
+        let up2S = 0;
+        let load2 = { bodies: [] as string[], failures: [] as string[] };
+        try {
+          log("pulumi up (broken app again) with gunicorn's error.log a symlink to the TLS key, under load");
+          const t1 = Date.now();
+          const r = await underLoad(url, out.certificatePem.value, () => s.stack.up({ onOutput: (o) => (printed += o) }));
+          up2S = (Date.now() - t1) / 1000;
+          load2 = r.load;
+          assert.equal(r.result.status, "rejected", "the broken deploy must fail again");
+          msg2 = String((r.result as PromiseRejectedResult).reason?.message ?? r.result);
+        } finally {
+          await sh(host, `${u} sh -c 'if [ -L ${errorLog} ]; then rm ${errorLog} && mv ${errorLog}.real ${errorLog}; fi'`);
+        }
+        assert.match(msg2, /deploy refused: the new version did not pass its health check/);
+        const refused = lineNaming(msg2, errorLog, /not shown|refus|not a regular file|symlink/i);
+        assert.ok(refused, `the excerpt of ${errorLog} must be refused, naming the path: ${withoutScripts(msg2).slice(-3000)}`);
+        // The words with the scripts left out (the deploy script's own redaction pattern names them); the key's
+        // text everywhere (no script carries it: it travels through stdin).
+        for (const [where, text] of [["the up's error", msg2], ["up/preview output", printed]]) {
+          assert.ok(!withoutScripts(text).includes("PRIVATE KEY"), `"PRIVATE KEY" in ${where}: ${firstLine(withoutScripts(text), /PRIVATE KEY/)}`);
+          assert.equal(slices.find((x) => text.includes(x)), undefined, `a 24-character slice of the TLS key in ${where}`);
+        }
+        assert.deepEqual(load2.failures, [], "no request failed while the broken version was refused again");
+        assert.ok(load2.bodies.length > 0 && load2.bodies.every((b) => b === "Hello, World!"), "only the old body was served");
+        assert.equal(await unitState(), unitBefore, "the running unit was not touched by the second deploy either");
+        assert.equal((await sh(host, `${u} podman ps -a --format '{{.Names}}'`)).trim(), "flagun-web", "no candidate left behind");
+        second = `up failed after ${up2S.toFixed(0)} s: "${refused}"; key ("PRIVATE KEY", ${slices.length} 24-character slices) in neither the error nor the output; ${load2.bodies.length + load2.failures.length} requests, ${load2.failures.length} failed; unit unchanged`;
+      } finally {
+        fs.writeFileSync(main, good);
+      }
+      await sameCanaries(before, "(10)");
       log("pulumi up (app fixed again)");
       await s.stack.up();
       const after = await s.stack.preview();
       assert.deepEqual(Object.entries(after.changeSummary ?? {}).filter(([k]) => k !== "same"), [], JSON.stringify(after.changeSummary));
-      return `up failed after ${upS.toFixed(0)} s: "${firstLine(msg, /deploy refused/)}", cause shown: "${firstLine(msg, /RuntimeError/)}"; during it ${bodies.length + failures.length} requests, ${failures.length} failed, all "Hello, World!"; unit file, MainPID, NRestarts unchanged; after restoring the app: up, preview no changes`;
+      await servesHello();
+      return `${first}; again with error.log -> tls/key.pem: ${second}; canaries unchanged; after restoring the app: up, preview no changes`;
     });
 
     // ---------------------------------------------------------------------------------------------
-    await step("8 destroy after interrupted+resumed provisioning leaves nothing but an operator's file, which it reports", async () => {
+    await step("8 destroy after interrupted+resumed provisioning, with the user's symlinks to /etc, /usr/bin, /etc/shadow planted in each tree, leaves nothing but an operator's file, which it reports", async () => {
       const uid = out.hosts.value.vm.uid;
+      const u = asUserPrefix(user, uid);
+      // userdel rewrites /etc/passwd and /etc/shadow, so /etc's mtime and shadow's size, mtime and hash change:
+      // of those two, owner and mode are compared, and the other accounts' lines of /etc/shadow.
+      const lasting = (snap: string) =>
+        snap
+          .split("\n")
+          .filter((l) => !/^[0-9a-f]{64} {2}\/etc\/shadow$/.test(l))
+          .map((l) => (/^\/etc(\/shadow)? /.test(l) ? l.split(" ").slice(0, 3).join(" ") : l))
+          .join("\n");
+      const otherAccounts = () => sh(host, `sudo sh -c "grep -v '^${user}:' /etc/shadow | sha256sum"`);
+      const before = await canaries();
+      const othersBefore = await otherAccounts();
+      // The user's links to system files in every tree destroy walks as root: the home, installPath and logPath
+      // (the user's files there are deleted: the links themselves), and from the container the instance folder
+      // in dataPath (kept by retainData and handed to root: the link itself, chown -h).
+      const evilData = "/var/lib/flagun-web/instance/evil-data";
+      await sh(host, `${u} sh -c 'ln -s /etc /opt/${user}/evil-home && ln -s /usr/bin /opt/${user}/site/evil-install && ln -s /etc/shadow /var/log/flagun-web/gunicorn/evil-log'`);
+      await sh(host, `${u} podman exec flagun-web ln -s /etc /srv/app/instance/evil-data`);
       // An operator's note inside logPath (root's, as `sudo` makes it): not ours, so destroy keeps it and says so.
       const note = "/var/log/flagun-web/nginx/operator-notes.txt";
       await sh(host, `echo 'written by the operator' | sudo tee ${note} >/dev/null`);
@@ -626,8 +908,14 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       assert.equal((await sh(host, "sudo stat -c %u:%g /var/log/flagun-web /var/log/flagun-web/nginx")).trim(), "0:0\n0:0", "kept directories still carry the deleted uid");
       const owned = (await sh(host, `sudo find / -xdev \\( -uid ${uid} -o -gid ${uid} \\) -print 2>/dev/null | head -20`)).trim();
       assert.equal(owned, "", `files of uid ${uid} left`);
+      assert.equal(lasting(await canaries()), lasting(before), "root changed a canary (destroy)");
+      assert.equal(await otherAccounts(), othersBefore, "destroy changed other accounts' lines of /etc/shadow");
+      assert.equal((await sh(host, "sudo stat -c %U:%G:%a /etc")).trim(), "root:root:755");
+      assert.equal((await sh(host, `sudo stat -c %u ${evilData}`)).trim(), "0", "the link in the kept data is not root's");
+      assert.equal((await sh(host, `sudo readlink ${evilData}`)).trim(), "/etc");
+      await sh(host, `sudo rm ${evilData}`); // the planted link (rm of a link removes the link)
       await sh(host, "sudo rm -rf /var/log/flagun-web"); // the operator takes their file away
-      return `kept and reported in the journal: "${report}" (${shown}); kept dirs root-owned; ${await assertUninstalled(host, user, uid)}`;
+      return `kept and reported in the journal: "${report}" (${shown}); kept dirs root-owned; planted links: home/install/log ones deleted, the data one kept as root's (-> /etc); /etc, /etc/shadow, /usr, /usr/bin owner and mode, other accounts' shadow lines, root's canary files unchanged; ${await assertUninstalled(host, user, uid)}`;
     });
   } finally {
     console.log("# ---------------------------------------------------------------------------------------");
