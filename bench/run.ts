@@ -485,7 +485,7 @@ async function main() {
     // whatever else the guest does, so each figure is the median round, and each ratio also the median of the
     // rounds' own ratios (roundRatios). Memory under load is sampled in one
     // more nginx run of its own: `podman top` costs the emulated guest seconds of CPU, and sampled during a
-    // compared run it slowed that run alone (2026-12-02: the socket path looked 15-25% slower than pasta).
+    // compared run it slowed that run alone (the socket path then looked 15-25% slower than pasta).
     if (wanted("serving")) await section("serving/memory", async () => {
       await sleep(5000);
       res.memory = { idle: parseRss(await sh(host, rssSnippet(uid))) };

@@ -130,8 +130,8 @@ export function quadletUnit(c: SiteConfig, l: Layout, u: UnitInputs, role: "serv
     // The image's HEALTHCHECK (flagun-health: healthPath through nginx, healthy below 500) is the check;
     // a failing container is killed and systemd restarts it. The limits are for a loaded host, not a fast
     // one: each run is a `podman exec` plus a Python start and a TLS handshake, and while an image build
-    // and a new version's containers start beside it, one run took 68 s on the emulated test host (bench,
-    // 2026-12-02) and three failed runs in a row killed a container that was serving every request. Only
+    // and a new version's containers start beside it, one run took 68 s on the emulated test host (bench)
+    // and three failed runs in a row killed a container that was serving every request. Only
     // five failures in a row (2.5 minutes at least) mean the app is down. HealthCmd repeats the image's
     // command because Podman ignores the other Health* keys without it (podman#21476: the image's 5 s
     // timeout and 3 retries applied, and killed the serving container during a deploy).

@@ -1,4 +1,4 @@
-// Issue 11 "Deploy a real Flask app, unmodified", end to end on one VM and one stack: examples/notes-app
+// "Deploy a real Flask app, unmodified", end to end on one VM and one stack: examples/notes-app
 // (application factory, blueprint, SQLite in the instance folder, its own requirements.txt, `flask init-db`,
 // no health route) deployed with appDir/appModule plus one appEnv, one appSecrets entry and the release
 // command. Data created over HTTP survives an app change with an image rebuild (requirements change); the

@@ -92,7 +92,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       const provided = (key: string): ConfigMap => ({ tlsMode: { value: "provided" }, tlsPrivateKeyPem: { value: tlsFile(key), secret: true } });
       // [key set, value, key the message must name (default: the key set), other keys set for the case]
       // One value per kind of attack or mistake (each kind's full list is in test/unit, which runs the same
-      // validation in milliseconds; here each value costs a whole `preview`), and every refusal of issue 13.
+      // validation in milliseconds; here each value costs a whole `preview`), and every ownership refusal.
       const cases: [string, string, string?, ConfigMap?][] = [
         ["systemUser", "flagun;touch /tmp/pwned"],
         ["systemUser", "$(touch /tmp/pwned)"],

@@ -1,4 +1,4 @@
-// Issue 12 item 3, rolling deploys, end to end: two VMs in one stack (hosts `a` and `b`), rollout serial.
+// Rolling deploys, end to end: two VMs in one stack (hosts `a` and `b`), rollout serial.
 // The cold up reaches both, and the engine's events show host b switching only after host a's health gate
 // passed; a broken app change fails `up` at host a with the cause named, a keeps serving the previous
 // version and b is untouched (same body, unit file, app code and processes; none of its switch commands ran).

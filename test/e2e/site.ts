@@ -110,7 +110,7 @@ export async function siteChecks(t: TestContext, { host, s, out, ports, user }: 
     const up = result.value;
     const { bodies, failures } = load;
     log(`requests during the app deploy: ${bodies.length + failures.length} sent, ${failures.length} failed; old body ${bodies.filter((b) => b === "Hello, World!").length}, new body ${bodies.filter((b) => b === "Hello, e2e!").length}`);
-    // Until 2026-12-02 this lost up to 3 of ~500 (a new container's nginx accepted connections before its app
+    // This once lost up to 3 of ~500 (a new container's nginx accepted connections before its app
     // was imported; the old one's drain was cut at 8 s). Both fixed: none may fail.
     assert.deepEqual(failures, [], `requests failed during the switch: ${failures.join("; ")}`);
     assert.ok(bodies.includes("Hello, e2e!"), "the new version answered before the up ended");

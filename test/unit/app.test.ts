@@ -1,4 +1,4 @@
-// Deploying a real Flask app (issue 11): the new config keys and their hostile values, the app's instance
+// Deploying a real Flask app: the new config keys and their hostile values, the app's instance
 // folder across code syncs and destroy, the app settings file, one-off and release commands.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";

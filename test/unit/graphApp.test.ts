@@ -1,4 +1,4 @@
-// The resource graph of a configured app (issue 11) under Pulumi mocks: the release command runs after the
+// The resource graph of a configured app under Pulumi mocks: the release command runs after the
 // new code, settings, secrets and image are in place and before the reload and the unit; each appSecrets
 // value travels only as a secret; the outputs name the data directory and the one-off command.
 import { test } from "node:test";

@@ -1,4 +1,4 @@
-// Rolling deploys (issue 12, item 3) under Pulumi mocks, rollout serial: host b switches (release command,
+// Rolling deploys under Pulumi mocks, rollout serial: host b switches (release command,
 // config install, unit, reload) only after host a's health gate passed, so `preview` shows the order and a
 // failure on a stops the rollout before b changes; b's connection check, build, uploads and its new release
 // directory and staged config (which nothing serves yet) still happen alongside a's. (Parallel: graphParallel.test.ts; one host: graphApp.test.ts.)
