@@ -196,3 +196,26 @@ test("the system user's home is made only below directories root alone can write
     w.cleanup();
   }
 });
+
+test("the root parts of the builders: no-follow forms only where they reach into the user's trees", () => {
+  const l = layoutOf(parse({}));
+  /** The text root runs itself: everything before the first hand-over to the user, and outside each `runuser … sh -c '…'`. */
+  const rootPart = (cmd: string) => {
+    assert.ok(cmd.startsWith("sh -c '") && cmd.endsWith("'"), "a root script for an admin who is root");
+    const body = cmd.slice("sh -c '".length, -1).replace(/'\\''/g, "'");
+    return body.replace(/runuser -u flagun -- env -i [^\n]*?sh -c '(?:[^']|'\\'')*'/g, "runuser(…)");
+  };
+  const dirs = rootPart(createDirs(root, l, "/opt/flagun/site"));
+  // Inside the home: made by the user; outside it: claimed by root, handed over with -h.
+  assert.doesNotMatch(dirs, /install -d|mkdir[^\n]*\/opt\/flagun\/site|releases|\/nginx|\/gunicorn|\/instance/);
+  assert.match(dirs, /chown -h flagun:flagun \/var\/log\/flagun-web; chmod 0750 \/var\/log\/flagun-web/);
+  assert.match(dirs, /find -P \/var\/lib\/flagun-web -xdev -mindepth 1 ! -path \/var\/lib\/flagun-web\/\.flagun-rosupod -exec chown -h flagun:flagun \{\} \+/);
+  const release = rootPart(installRelease(root, "flagun", "/var/lib/flagun-rosupod/flagun-web/app-1/app", `${l.releasesDir}/abcdefabcdef`, "/var/lib/flagun-rosupod/flagun-web/app-1"));
+  assert.doesNotMatch(release, /cp -R|chown|chmod|mkdir|mv /, "root copies, owns, creates and renames nothing in releases/");
+  assert.match(release, /find -P \/opt\/flagun\/site\/releases -mindepth 1 -maxdepth 1 -name '\*\.partial' -user 0 -exec find -P \{\} -xdev -depth -delete \\;/);
+  const destroy = deleteDirs(root, l, "/opt/flagun/site", { logs: false, data: true });
+  assert.match(destroy, /chown -h root:root \{\} \+/);
+  assert.match(destroy, /find -P "\$1" -maxdepth 1 -name \.flagun-rosupod ! -type d -delete/);
+  assert.match(destroy, /chown -h root:root \/var\/lib\/flagun-web; chmod 0700 \/var\/lib\/flagun-web; chown -hR root:root \/var\/lib\/flagun-web/);
+  assert.doesNotMatch(destroy, /chown root:root|rm -f "\$1/);
+});
