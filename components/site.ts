@@ -12,6 +12,8 @@ import { HostContext, connectionFor } from "./context";
 import { HostState, expectedState } from "./hostState";
 import { Linger } from "./linger";
 import { PodmanImage } from "./podmanImage";
+import { PublicPorts } from "./publicPorts";
+import { redirectedPorts } from "../lib/commands/ports";
 import { SiteFiles } from "./siteFiles";
 import { SubIdRange } from "./subIds";
 import { SystemUser } from "./systemUser";
@@ -97,6 +99,7 @@ export class Site extends pulumi.ComponentResource {
       .all(allSecrets.map((s) => s.secretId))
       .apply((ids) => Object.fromEntries(ids.map((id, i) => [i === 0 ? ctx.layout.secretName : ctx.layout.envSecretName(site.appSecretNames[i - 1]), id])));
     const image = new PodmanImage(`${name}-image`, ctx, { repoDir: args.repoDir, after: [linger.ready, files.dirs], repairs }, child);
+    const ports = redirectedPorts(site).length > 0 ? [new PublicPorts(`${name}-ports`, ctx, [linger.ready], child).ready] : [];
     const service = new WebService(
       `${name}-service`,
       ctx,
@@ -110,14 +113,16 @@ export class Site extends pulumi.ComponentResource {
         files: [...files.ready, ...cert.files, ...allSecrets.map((s) => s.ready)],
         image: image.ready,
         switchAfter: args.switchAfter,
+        publicPorts: ports,
         repairs,
       },
       child,
     );
     state.describe(expectedState(site, ctx.layout, { imageRef: image.imageRef, baseImage: image.baseArchiveImage, appHash: files.appHash, settingsHash: files.settingsHash, configFiles: files.configFiles }));
 
-    this.url = `https://${host.address.includes(":") ? `[${host.address}]` : host.address}:${site.httpsPort}/`;
-    this.httpUrl = this.url.replace(/^https:/, "http:").replace(`:${site.httpsPort}/`, `:${site.httpPort}/`);
+    const address = host.address.includes(":") ? `[${host.address}]` : host.address;
+    this.url = `https://${address}${site.httpsPort === 443 ? "" : `:${site.httpsPort}`}/`;
+    this.httpUrl = `http://${address}${site.httpPort === 80 ? "" : `:${site.httpPort}`}/`;
     this.systemUser = user.name;
     this.uid = user.uid;
     this.subIdRange = pulumi.interpolate`${subIds.start}-${pulumi.all([subIds.start, subIds.count]).apply(([s, c]) => s + c - 1)}`;

@@ -30,6 +30,8 @@ export interface WebServiceArgs {
   image: pulumi.Resource;
   /** Rolling deploys: what must have finished (the previous host's health gate) before this host changes what it serves. */
   switchAfter?: pulumi.Resource[];
+  /** What must be in place before the health gate asks the public port (the redirect of a port below 1024). */
+  publicPorts?: pulumi.Resource[];
   /** Drift repairs (HostState): config files, certificate files and the unit re-run the steps that install them. */
   repairs?: RepairsInput;
 }
@@ -59,13 +61,14 @@ export class WebService extends pulumi.ComponentResource {
 
     // Before the new version serves: a failure stops `up` with the old one running.
     const argv = site.releaseCommand;
-    const release = argv.length
+    const init = site.initCommand;
+    const release = argv.length || init.length
       ? [
           hostCommand(
             ctx,
             this,
             "release",
-            { create: releaseCommand(priv, l, oneOff, argv), triggers: [args.appHash, args.imageRef, argv.join(" ")] },
+            { create: releaseCommand(priv, l, oneOff, argv, init), triggers: [args.appHash, args.imageRef, argv.join(" "), ...(init.length ? [init.join(" ")] : [])] },
             { dependsOn: [...before, config], customTimeouts: { create: "30m" } },
           ),
         ]
@@ -88,7 +91,7 @@ export class WebService extends pulumi.ComponentResource {
       this,
       "health",
       { create: repaired(healthGate(priv, l, site.httpsPort, site.healthPath), args.repairs, "all"), triggers: [unitHash, ...args.reloadTriggers] },
-      { dependsOn: [unit, reload] },
+      { dependsOn: [unit, reload, ...(args.publicPorts ?? [])] },
     );
     this.gate = gate;
     this.health = gate.stdout.apply((s) => s.trim());

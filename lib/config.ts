@@ -40,8 +40,12 @@ export interface SiteConfig {
   logPath: string;
   serviceName: string;
   imageName: string;
+  /** Public ports (what clients connect to). Below 1024 the socket units listen on listenPort() instead and a
+   * root-owned nftables rule redirects the public port to it (the service stays rootless). */
   httpsPort: number;
   httpPort: number;
+  /** Proxies in front of this host's nginx (load balancer, CDN) whose X-Forwarded-* headers the app trusts. */
+  trustedProxies: number;
   workers: number;
   threads: number;
   timeoutSeconds: number;
@@ -58,6 +62,9 @@ export interface SiteConfig {
   appSecretNames: string[];
   /** Run in a one-off container of the new version before it serves (argv, no shell); empty = none. */
   releaseCommand: string[];
+  /** Like releaseCommand, before it, but only while the data has never been initialised (empty instance
+   * folder, no marker): a database app's first deploy (`flask init-db`). */
+  initCommand: string[];
   /** Persistent app data (Flask's instance folder lives in `<dataPath>/instance`), outside the synced code. */
   dataPath: string;
   /** `destroy` keeps dataPath (handed to root) when true, deletes it when false. */
@@ -94,8 +101,9 @@ const MODULE_RE = new RegExp(`^${IDENT}(?:\\.${IDENT})*(?::${IDENT}(?:\\((?:${AR
 const MODULE_FORM = "gunicorn's WSGI target: module:variable, package.module:variable or module:create_app() (literal arguments only)";
 const HEALTH_PATH_RE = /^\/[A-Za-z0-9._~\/-]{0,200}$/;
 const ENV_NAME_RE = /^[A-Z_][A-Z0-9_]{0,63}$/;
-/** Names the image, the supervisor or Python rely on: an app variable must not replace them. */
-const RESERVED_ENV = /^(PATH|HOME|HOSTNAME|LANG|PWD|USER|APP_MODULE|FLASK_APP|SECRET_KEY_FILE|GUNICORN_CMD_ARGS|WEB_CONCURRENCY|PYTHON[A-Z0-9_]*|FLAGUN_[A-Z0-9_]*|LD_[A-Z0-9_]*|LC_[A-Z0-9_]*|SSL_CERT_[A-Z_]*)$/;
+/** Names the image, the supervisor or Python rely on: an app variable must not replace them (but for the two
+ * FLAGUN_ settings an app may change: config/gunicorn.conf.py.tmpl). */
+const RESERVED_ENV = /^(PATH|HOME|HOSTNAME|LANG|PWD|USER|APP_MODULE|FLASK_APP|SECRET_KEY_FILE|GUNICORN_CMD_ARGS|WEB_CONCURRENCY|PYTHON[A-Z0-9_]*|FLAGUN_(?!SECURE_COOKIES$|MAX_CONTENT_LENGTH$)[A-Z0-9_]*|LD_[A-Z0-9_]*|LC_[A-Z0-9_]*|SSL_CERT_[A-Z_]*)$/;
 /** One argument of releaseCommand: split on spaces, run without a shell. */
 const ARGV_RE = /^[A-Za-z0-9 ._:=\/@,+-]{1,300}$/;
 const SIZE_RE = /^[1-9][0-9]{0,5}[km]?$/;
@@ -270,8 +278,15 @@ export const KNOWN_KEYS = [
   "workers", "threads", "timeoutSeconds", "logRetentionDays", "clientMaxBodySize", "appDir", "appModule", "baseImage",
   "baseImageArchive", "buildCaBundle", "retainLogs", "tlsMode", "certCommonName", "certOrganization", "certDnsNames",
   "certIpAddresses", "certValidityDays", "certRenewBeforeDays", "sshPrivateKey", "tlsCertificatePem", "tlsPrivateKeyPem",
-  "healthPath", "appEnv", "appSecrets", "releaseCommand", "dataPath", "retainData", "rollout",
+  "healthPath", "appEnv", "appSecrets", "releaseCommand", "initCommand", "dataPath", "retainData", "rollout", "trustedProxies",
 ];
+
+/** Ports below this need root to bind: the site's sockets listen on listenPort() and nftables redirects. */
+export const PRIVILEGED_BELOW = 1024;
+/** What the socket units and nginx listen on for a public port: the port itself, or port + 8000 below 1024. */
+export function listenPort(publicPort: number): number {
+  return publicPort < PRIVILEGED_BELOW ? publicPort + 8000 : publicPort;
+}
 
 /** Marker readStackConfig puts in place of a secret value: validation sees that it is set, never what it is. */
 export const SECRET_MARKER = "<secret>";
@@ -376,9 +391,18 @@ export function parseConfig(
   const homeDir = r.absPath("homeDir", `/opt/${systemUser ?? "flagun"}`);
   const installPath = r.absPath("installPath", `${homeDir ?? "/opt/flagun"}/site`);
   const logPath = r.absPath("logPath", `/var/log/${serviceName ?? "flagun-web"}`);
-  const httpsPort = r.int("httpsPort", 8443, 1024, 65535);
-  const httpPort = r.int("httpPort", 8088, 1024, 65535);
+  const httpsPort = r.int("httpsPort", 8443, 1, 65535);
+  const httpPort = r.int("httpPort", 8088, 1, 65535);
   if (httpsPort !== undefined && httpsPort === httpPort) r.problems.push(`httpPort: expected a port different from httpsPort, got ${httpPort}`);
+  else if (httpsPort !== undefined && httpPort !== undefined) {
+    // A privileged port is served from port + 8000: that must not be the other key's port.
+    for (const [key, port, other] of [["httpsPort", httpsPort, httpPort], ["httpPort", httpPort, httpsPort]] as const) {
+      if (port < PRIVILEGED_BELOW && (listenPort(port) === other || listenPort(port) === listenPort(other))) {
+        r.problems.push(`${key}: expected a port whose listening port ${listenPort(port)} (port + 8000 below ${PRIVILEGED_BELOW}) is not the other port, got ${port}`);
+      }
+    }
+  }
+  const trustedProxies = r.int("trustedProxies", 0, 0, 5);
   if (installPath && logPath && (logPath.startsWith(installPath + "/") || installPath.startsWith(logPath + "/") || logPath === installPath)) {
     r.problems.push(`logPath: expected a directory outside installPath (and not containing it), got ${JSON.stringify(logPath)}`);
   }
@@ -400,6 +424,7 @@ export function parseConfig(
     r.problems.push(`appSecrets: expected a secret: pulumi config set --secret appSecrets '{"NAME":"value"}'`);
   }
   const releaseCommand = [undefined, null, ""].includes(raw.releaseCommand as string) ? [] : readArgv(r, "releaseCommand", raw.releaseCommand);
+  const initCommand = [undefined, null, ""].includes(raw.initCommand as string) ? [] : readArgv(r, "initCommand", raw.initCommand);
   const dataPath = r.absPath("dataPath", `/var/lib/${serviceName ?? "flagun-web"}`);
   const retainData = r.bool("retainData", true);
   for (const [other, p] of [["installPath", installPath], ["homeDir", homeDir], ["logPath", logPath]] as const) {
@@ -441,10 +466,10 @@ export function parseConfig(
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return {
     hosts, systemUser: systemUser!, homeDir: homeDir!, installPath: installPath!, logPath: logPath!, serviceName: serviceName!,
-    imageName: imageName!, httpsPort: httpsPort!, httpPort: httpPort!, workers: workers!, threads: threads!,
+    imageName: imageName!, httpsPort: httpsPort!, httpPort: httpPort!, trustedProxies: trustedProxies!, workers: workers!, threads: threads!,
     timeoutSeconds: timeoutSeconds!, logRetentionDays: logRetentionDays!, clientMaxBodySize: clientMaxBodySize!,
     appDir: appDir!, appModule: appModule!, healthPath: healthPath!, appEnv: appEnv!, appSecretNames: Object.keys(appSecrets ?? {}),
-    releaseCommand, dataPath: dataPath!, retainData: retainData!, baseImage: baseImage!, baseImageArchive, buildCaBundle, retainLogs: retainLogs!,
+    releaseCommand, initCommand, dataPath: dataPath!, retainData: retainData!, baseImage: baseImage!, baseImageArchive, buildCaBundle, retainLogs: retainLogs!,
     rollout: rollout as SiteConfig["rollout"], tls: tls as TlsConfig,
   };
 }

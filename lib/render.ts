@@ -1,5 +1,5 @@
 // Pure text rendering: the config templates shipped in config/, the Quadlet unit and the logrotate timer.
-import { SiteConfig } from "./config";
+import { SiteConfig, listenPort } from "./config";
 import { Layout } from "./layout";
 import { CONTAINER_UID } from "./commands/podman";
 import type { UnitFiles } from "./commands/deploy";
@@ -18,6 +18,10 @@ export function templateValues(c: SiteConfig, serverNames: string[]): Record<str
   return {
     HTTPS_PORT: c.httpsPort,
     HTTP_PORT: c.httpPort,
+    HTTPS_LISTEN_PORT: listenPort(c.httpsPort),
+    HTTP_LISTEN_PORT: listenPort(c.httpPort),
+    PROXY_HOPS: c.trustedProxies + 1,
+    MAX_CONTENT_LENGTH: sizeBytes(c.clientMaxBodySize),
     HEALTH_SOCKET: HEALTH_SOCKET,
     SERVER_NAMES: serverNames.length > 0 ? serverNames.join(" ") : "_",
     WORKERS: c.workers,
@@ -26,6 +30,13 @@ export function templateValues(c: SiteConfig, serverNames: string[]): Record<str
     LOG_RETENTION_DAYS: c.logRetentionDays,
     CLIENT_MAX_BODY_SIZE: c.clientMaxBodySize,
   };
+}
+
+/** An nginx size (`10m`, `512k`, `1048576`) in bytes: Flask's MAX_CONTENT_LENGTH for the same limit. */
+export function sizeBytes(size: string): number {
+  const unit = size.slice(-1);
+  const factor = unit === "k" ? 1024 : unit === "m" ? 1024 * 1024 : 1;
+  return parseInt(size, 10) * factor;
 }
 
 /**
@@ -161,7 +172,9 @@ export function quadletUnit(c: SiteConfig, l: Layout, u: UnitInputs, role: "serv
  * whichever container is running accepts on it. A connection while no container runs starts the service.
  */
 export function socketUnit(c: SiteConfig, l: Layout, which: "https" | "http"): string {
-  const port = which === "https" ? c.httpsPort : c.httpPort;
+  // The listening port only, not the public one: moving 8443 to 443 (redirected here) keeps this unit, so
+  // its socket, byte for byte (a changed socket unit is a switch with a gap).
+  const port = listenPort(which === "https" ? c.httpsPort : c.httpPort);
   return [
     "# Managed by flagun-rosupod (pulumi). Local edits are overwritten by the next `pulumi up`.",
     "[Unit]",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the Flask app's tests (flask_app/tests) with pytest in a venv that has config/requirements.txt
+# Runs the Flask app's tests (flask_app/tests) and the container config's (test/container) with pytest in a venv that has config/requirements.txt
 # (flask, gunicorn) and pytest. The venv is cached under
 #   ${FLAGUN_CACHE:-~/.cache/flagun-rosupod}/pyvenv-<hash of requirements.txt + pytest version>
 # and reused; created with python3's venv module when missing. Extra arguments go to pytest.
@@ -33,4 +33,4 @@ fi
 
 cd "$repo"
 export PYTHONDONTWRITEBYTECODE=1
-exec "$venv/bin/python" -m pytest -p no:cacheprovider "$repo/flask_app/tests" "$@"
+exec "$venv/bin/python" -m pytest -p no:cacheprovider "$repo/flask_app/tests" "$repo/test/container" "$@"

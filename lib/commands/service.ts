@@ -62,20 +62,44 @@ export function reloadScript(l: Layout): string {
   );
 }
 
+/** Written in the data directory once the init command ran (or found data there): it never runs again. */
+export const INIT_DONE = ".flagun-init-done";
+
 /**
  * The release command: `run` (a one-off `podman run` of the new version, see render.containerRun) with `argv`,
  * before the new version serves. Its output is the resource's; a failure fails `up` before the unit or the
- * reload, so the running version keeps serving.
+ * reload, so the running version keeps serving. `initArgv` runs first, the same way, only while the data was
+ * never initialised: no INIT_DONE marker and an empty instance folder (a site that already holds data, e.g.
+ * one that had no init command before, is marked as initialised instead: an init-db drops tables).
  */
-export function releaseCommand(p: Privilege, l: Layout, run: string, argv: string[]): string {
-  return asUser(
-    p,
-    l.user,
-    script(
-      `echo "release command: ${argv.join(" ")}"`,
-      `${BACKGROUND} ${run} ${argv.map(q).join(" ")} 2>&1 || { s=$?; echo "release command failed (exit $s): the running version was left as it was" >&2; exit $s; }`,
-    ),
-  );
+export function releaseCommand(p: Privilege, l: Layout, run: string, argv: string[], initArgv: string[] = []): string {
+  return asUser(p, l.user, releaseScript(l, run, argv, initArgv));
+}
+
+/** The body of releaseCommand, for the system user's shell. */
+export function releaseScript(l: Layout, run: string, argv: string[], initArgv: string[]): string {
+  const marker = q(`${l.dataDir}/${INIT_DONE}`);
+  const instance = q(l.instanceDir);
+  const init = initArgv.length
+    ? [
+        `if [ -e ${marker} ]; then`,
+        `  echo "init command: skipped (${l.dataDir} was initialised before)"`,
+        `elif [ -n "$(ls -A ${instance})" ]; then`,
+        `  echo "init command: skipped (${l.instanceDir} already holds data)"; : > ${marker}`,
+        "else",
+        `  echo "init command: ${initArgv.join(" ")}"`,
+        `  ${BACKGROUND} ${run} ${initArgv.map(q).join(" ")} 2>&1 || { s=$?; echo "init command failed (exit $s): the running version was left as it was; the next up runs it again only while ${l.instanceDir} is empty" >&2; exit $s; }`,
+        `  : > ${marker}`,
+        "fi",
+      ]
+    : [];
+  const release = argv.length
+    ? [
+        `echo "release command: ${argv.join(" ")}"`,
+        `${BACKGROUND} ${run} ${argv.map(q).join(" ")} 2>&1 || { s=$?; echo "release command failed (exit $s): the running version was left as it was" >&2; exit $s; }`,
+      ]
+    : [];
+  return script(...init, ...release);
 }
 
 /**

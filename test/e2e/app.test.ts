@@ -4,7 +4,9 @@
 // command. Data created over HTTP survives an app change with an image rebuild (requirements change); the
 // release command runs once per deploy; the secret is nowhere in clear; the health check never
 // kills the app; destroy keeps the data (root-owned). Then the README's operator flow (operator.ts) on the same
-// host: its install takes the kept data over, and its destroy, with retainData false, deletes it.
+// host: its install takes the kept data over, and its destroy, with retainData false, deletes it. Then real
+// Flask apps behind the proxy (realApps.ts): a database app's first deploy, a Flask-WTF/Login/Migrate app with
+// its own pins, the request as the client sent it, ports 443/80.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as crypto from "node:crypto";
@@ -13,14 +15,19 @@ import * as path from "node:path";
 import { EngineEvent } from "@pulumi/pulumi/automation";
 import { freePort, startHost, TestHost } from "../host/vm";
 import { readmeOperatorFlow } from "./operator";
+import { REAL_APP_GUEST_PORTS, realFlaskApps } from "./realApps";
 import { SiteStack, assertUninstalled, asUserPrefix, httpsGet, httpsRequest, log, readTree, sh, siteStack } from "./harness";
 
 const USER = "flagun";
 const DATA = "/var/lib/flagun-web";
 
-test("a real Flask app: dependencies, data, config, secrets, release and one-off commands; then the README's operator flow over its kept data", { timeout: 90 * 60 * 1000 }, async (t) => {
+test("a real Flask app: dependencies, data, config, secrets, release and one-off commands; then the README's operator flow over its kept data", { timeout: 120 * 60 * 1000 }, async (t) => {
   const ports = { https: await freePort(), http: await freePort() };
-  const host: TestHost = await startHost({ name: `app-${process.pid}`, forwardPorts: [ports.https, ports.http] });
+  const forwarded = Object.fromEntries(await Promise.all(REAL_APP_GUEST_PORTS.map(async (g) => [g, await freePort()]))) as Parameters<typeof realFlaskApps>[2];
+  const host: TestHost = await startHost({
+    name: `app-${process.pid}`,
+    forwardPorts: [ports.https, ports.http, ...REAL_APP_GUEST_PORTS.map((guest) => ({ host: forwarded[guest], guest }))],
+  });
   t.after(() => host.stop());
   const token = `e2e-token-${crypto.randomBytes(12).toString("hex")}`;
   const s: SiteStack = await siteStack(host, ports, {
@@ -148,4 +155,7 @@ test("a real Flask app: dependencies, data, config, secrets, release and one-off
   // The README's operator flow (operator.ts), on this host: a new stack installs over the data kept above,
   // takes it over, and its destroy (retainData false) deletes it (one VM for both groups' checks).
   await readmeOperatorFlow(t, host, ports, { dir: DATA, file: "instance/notes.sqlite" });
+
+  // Real Flask apps behind the proxy (realApps.ts), on the host the operator flow left empty.
+  await realFlaskApps(t, host, forwarded);
 });

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ConfigError, parseConfig } from "../../lib/config";
+import { ConfigError, listenPort, parseConfig } from "../../lib/config";
 import { HOST, exists, parse, problems } from "./configCases";
 
 test("defaults need only a host", () => {
@@ -60,8 +60,12 @@ const BAD: [string, unknown][] = [
   ["logPath", "/var/log/x;reboot"],
   ["logPath", "/var/log//x"],
   ["logPath", "/opt/flagun/site/logs"],
-  ["httpsPort", 80],
+  ["httpsPort", 0],
   ["httpsPort", 70000],
+  ["trustedProxies", -1],
+  ["trustedProxies", 6],
+  ["trustedProxies", "one"],
+  ["initCommand", "flask init-db; rm -rf /"],
   ["httpsPort", "84a3"],
   ["httpsPort", 8443.5],
   ["httpPort", 8443],
@@ -159,10 +163,39 @@ test("rollout: serial unless set to parallel; a bad value names the key and both
 });
 
 test("all problems are reported at once, each with the expected form", () => {
-  const p = problems({ systemUser: "X", httpsPort: 1, logRetentionDays: -3 });
+  const p = problems({ systemUser: "X", httpsPort: 0, logRetentionDays: -3 });
   assert.equal(p.length, 3);
   assert.match(p[0], /systemUser: expected a name matching/);
-  assert.match(p[1], /httpsPort: expected an integer from 1024 to 65535/);
+  assert.match(p[1], /httpsPort: expected an integer from 1 to 65535/);
+});
+
+test("public ports below 1024 listen on port + 8000, which must not be the other port", () => {
+  const c = parse({ httpsPort: 443, httpPort: 80 });
+  assert.deepEqual([c.httpsPort, c.httpPort, listenPort(c.httpsPort), listenPort(c.httpPort), listenPort(8443)], [443, 80, 8443, 8080, 8443]);
+  assert.deepEqual(problems({ httpsPort: 443, httpPort: 8443 }), [
+    "httpsPort: expected a port whose listening port 8443 (port + 8000 below 1024) is not the other port, got 443",
+  ]);
+  assert.deepEqual(problems({ httpsPort: 8080, httpPort: 80 }), [
+    "httpPort: expected a port whose listening port 8080 (port + 8000 below 1024) is not the other port, got 80",
+  ]);
+  assert.deepEqual(problems({ httpsPort: 9080, httpPort: 1080 }), [], "1080 is not below 1024: it listens on itself");
+  assert.match(problems({ httpsPort: 443, httpPort: 443 })[0], /httpPort: expected a port different from httpsPort/);
+});
+
+test("trustedProxies: hops in front of nginx, 0 by default", () => {
+  assert.equal(parse({}).trustedProxies, 0);
+  assert.equal(parse({ trustedProxies: "2" }).trustedProxies, 2);
+  assert.deepEqual(problems({ trustedProxies: 9 }), ["trustedProxies: expected an integer from 0 to 5, got 9"]);
+});
+
+test("initCommand: argv like releaseCommand, empty by default", () => {
+  assert.deepEqual(parse({}).initCommand, []);
+  assert.deepEqual(parse({ initCommand: "flask init-db" }).initCommand, ["flask", "init-db"]);
+});
+
+test("appEnv may set the two FLAGUN_ settings of the app's Flask defaults, no other FLAGUN_ name", () => {
+  assert.deepEqual(parse({ appEnv: { FLAGUN_SECURE_COOKIES: "0", FLAGUN_MAX_CONTENT_LENGTH: "none" } }).appEnv, { FLAGUN_SECURE_COOKIES: "0", FLAGUN_MAX_CONTENT_LENGTH: "none" });
+  assert.equal(problems({ appEnv: { FLAGUN_APP_SETTINGS: "/x" } }).length, 1);
 });
 
 test("duplicate host names are rejected", () => {
