@@ -44,7 +44,9 @@ class Browser {
   request(p: string, form?: Record<string, string>): Promise<{ status: number; body: string; location?: string }> {
     const body = form ? new URLSearchParams(form).toString() : undefined;
     const headers: Record<string, string | number> = { cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ") };
-    if (body) Object.assign(headers, { "content-type": "application/x-www-form-urlencoded", "content-length": Buffer.byteLength(body) });
+    // As a browser posts a form: with the page's address as Referer, which Flask-WTF checks over https against
+    // the host the app sees (so a wrong host or port behind the proxy fails every form).
+    if (body) Object.assign(headers, { "content-type": "application/x-www-form-urlencoded", "content-length": Buffer.byteLength(body), referer: `${this.base}${p}` });
     return new Promise((resolve, reject) => {
       const req = https.request(`${this.base}${p}`, { method: body ? "POST" : "GET", ca: this.ca, servername: "localhost", headers, timeout: 30000, agent: false }, (res) => {
         for (const c of res.headers["set-cookie"] ?? []) {
