@@ -54,6 +54,7 @@ test("scripts/e2e: reruns once only a group that failed with a guest kernel pani
   assert.match(r.stderr, /group twice: the guest kernel of twice-vm panicked again/);
   assert.match(r.stderr, /the guest kernel of VM survivor-vm panicked during group survivor/);
   assert.match(r.stderr, /group ok passed/);
+  assert.match(r.stderr, /end-to-end groups:\n  flaky +\d+ s  passed\n  broken +\d+ s  FAILED\n  twice +\d+ s  FAILED\n  survivor +\d+ s  passed\n  ok +\d+ s  passed\n/);
   assert.match(r.stderr, /error: end-to-end groups failed: broken twice$/m);
   fs.rmSync(dir, { recursive: true });
 });
