@@ -73,7 +73,7 @@ export class Site extends pulumi.ComponentResource {
     const user = new SystemUser(`${name}-user`, ctx, [connection.ready], child);
     const subIds = new SubIdRange(`${name}-subids`, ctx, [user.ready], child);
     const linger = new Linger(`${name}-linger`, ctx, [subIds.ready], child);
-    // Read by `pulumi refresh` only; its repairs re-run what drifted (README Operations).
+    // Read by `pulumi refresh` only; its repairs re-run what drifted (README Operations; docs/architecture.md, Drift repair).
     const state = new HostState(`${name}-state`, ctx, child);
     const repairs = state.repairs;
     const names = certificateNames(host, site);

@@ -2,7 +2,7 @@
 // transpileModule, as ts-node's transpile-only mode runs it, with each file's output kept in the disk cache
 // (lib/diskCache.cjs) under the hash of everything the output depends on: TypeScript's version, the compiler
 // options, the file name and its text. Transpiling the program's 30 files took about 0.5 s of every run
-// (TypeScript's emitter runs cold in each new process; README "Benchmarks"); a cached file costs one small
+// (TypeScript's emitter runs cold in each new process; docs/benchmarks.md); a cached file costs one small
 // read. Output with diagnostics (a syntax error) is never cached, so ts-node reports it on every run.
 // The type check is not here: `tsc -p .` (npm run build, npm test), as before.
 const crypto = require("node:crypto");

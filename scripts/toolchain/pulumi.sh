@@ -3,7 +3,7 @@
 # official ones or built from source. For each piece, in order:
 #   1. already in $FLAGUN_CACHE/tools at that version -> link it (warm setup costs nothing);
 #   2. what real users get: the official release download (the CLI's tarball carries the language host);
-#   3. for machines that reach only package registries (see README "Toolchain"):
+#   3. for machines that reach only package registries (see docs/toolchain.md):
 #      - the CLI, and the tls/random plugins, built from the Go module proxy (scripts/toolchain/go/*);
 #      - the command plugin and the language host, whose modules the proxy refuses, built from their
 #        unmodified upstream source archives (scripts/toolchain/upstream/build.sh; archives in

@@ -17,7 +17,7 @@
 //      none of the user's symlinks planted in the home, installPath, logPath and dataPath.
 // Every 12 row (and 8, 10, 11's image rebuild) compares root's canaries (system paths, a secret, root-owned
 // symlink targets) before and after: a root command that followed a planted link would change them.
-// Ends with one results table (lines starting with `# `), copied into the README.
+// Ends with one results table (lines starting with `# `), copied into docs/proofs.md.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";

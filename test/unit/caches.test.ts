@@ -1,4 +1,4 @@
-// The caches that spare a no-op `pulumi up` repeated work (README "Benchmarks", converge): the disk cache
+// The caches that spare a no-op `pulumi up` repeated work (docs/benchmarks.md, converge): the disk cache
 // (lib/diskCache.cjs), the cached transpiler ts-node runs the program with (lib/tsTranspiler.cjs) and the
 // cached file hashes (lib/hash.ts).
 // A cached value must never outlive the input it was computed from.
