@@ -1,82 +1,13 @@
 // Typed, validated stack configuration. Every value that later reaches a remote shell passes through
 // here first, so a bad value fails `pulumi preview` with the key's name and the expected form, before
-// any command runs on any host.
+// any command runs on any host. Each key is declared once, in `keys` below: its schema (form, default),
+// whether it is secret, and its README text; the type, the README table and Pulumi.yaml follow from it.
 import * as crypto from "crypto";
 import * as path from "path";
+import { z } from "zod";
 
 /** System trees no site path may be inside, at any depth. */
 const SYSTEM_TREES = ["/etc", "/usr", "/boot", "/root", "/proc", "/sys", "/dev", "/run"];
-
-export interface HostConfig {
-  /** Short name: used in resource names and outputs. */
-  name: string;
-  /** Address the SSH client connects to (host name or IP). */
-  address: string;
-  port: number;
-  /** Admin SSH user: root, or a user with passwordless sudo. */
-  user: string;
-  /** The host's SSH public key, pinned: `ssh-ed25519 AAAA...` (from `ssh-keyscan`). */
-  hostKey: string;
-  /** Host names and IPs the certificate names, besides the defaults (address, localhost, 127.0.0.1). */
-  dnsNames: string[];
-}
-
-export interface TlsConfig {
-  /** `self-signed`: generated with @pulumi/tls and renewed by `pulumi up`; `provided`: bring your own. */
-  mode: "self-signed" | "provided";
-  commonName: string;
-  organization: string;
-  dnsNames: string[];
-  ipAddresses: string[];
-  validityDays: number;
-  renewBeforeDays: number;
-}
-
-export interface SiteConfig {
-  hosts: HostConfig[];
-  systemUser: string;
-  homeDir: string;
-  installPath: string;
-  logPath: string;
-  serviceName: string;
-  imageName: string;
-  /** Public ports (what clients connect to). Below 1024 the socket units listen on listenPort() instead and a
-   * root-owned nftables rule redirects the public port to it (the service stays rootless). */
-  httpsPort: number;
-  httpPort: number;
-  /** Proxies in front of this host's nginx (load balancer, CDN) whose X-Forwarded-* headers the app trusts. */
-  trustedProxies: number;
-  workers: number;
-  threads: number;
-  timeoutSeconds: number;
-  logRetentionDays: number;
-  clientMaxBodySize: string;
-  appDir: string;
-  /** gunicorn's WSGI target: `module:variable` or a factory call `module:create_app(literal, ...)`. */
-  appModule: string;
-  /** Path the health checks request (image/Quadlet, `up` gate); healthy = an HTTP status below 500. */
-  healthPath: string;
-  /** Environment variables for the app (not secret: visible in the app settings file on the host). */
-  appEnv: Record<string, string>;
-  /** Names of the app's secret environment variables; the values stay in Pulumi secrets. */
-  appSecretNames: string[];
-  /** Run in a one-off container of the new version before it serves (argv, no shell); empty = none. */
-  releaseCommand: string[];
-  /** Like releaseCommand, before it, but only while the data has never been initialised (empty instance
-   * folder, no marker): a database app's first deploy (`flask init-db`). */
-  initCommand: string[];
-  /** Persistent app data (Flask's instance folder lives in `<dataPath>/instance`), outside the synced code. */
-  dataPath: string;
-  /** `destroy` keeps dataPath (handed to root) when true, deletes it when false. */
-  retainData: boolean;
-  baseImage: string;
-  baseImageArchive?: string;
-  buildCaBundle?: string;
-  retainLogs: boolean;
-  /** `serial`: a host switches to the new version only after the previous host's health gate passed. */
-  rollout: "parallel" | "serial";
-  tls: TlsConfig;
-}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -112,174 +43,6 @@ const SAFE_TEXT_RE = /^[A-Za-z0-9 ._,-]{1,64}$/;
 export function isIp(s: string): boolean {
   return IPV4_RE.test(s) || (s.includes(":") && IPV6_RE.test(s));
 }
-
-/** Collects every problem instead of stopping at the first, so one preview shows them all. */
-class Reader {
-  readonly problems: string[] = [];
-  constructor(private readonly raw: Record<string, unknown>) {}
-
-  private fail(key: string, expected: string, got: unknown): undefined {
-    const shown = typeof got === "string" ? JSON.stringify(got.length > 60 ? got.slice(0, 60) + "..." : got) : JSON.stringify(got);
-    this.problems.push(`${key}: expected ${expected}, got ${shown}`);
-    return undefined;
-  }
-
-  value(key: string): unknown {
-    return this.raw[key];
-  }
-
-  string(key: string, def: string | undefined, re: RegExp, expected: string, v: unknown = this.raw[key]): string | undefined {
-    if (v === undefined || v === null) {
-      if (def === undefined) return this.fail(key, `${expected} (required)`, v);
-      v = def;
-    }
-    if (typeof v !== "string") return this.fail(key, expected, v);
-    if (!re.test(v)) return this.fail(key, expected, v);
-    return v;
-  }
-
-  int(key: string, def: number, min: number, max: number, v: unknown = this.raw[key]): number | undefined {
-    if (v === undefined || v === null) return def;
-    // Pulumi config values set on the command line arrive as strings.
-    const n = typeof v === "string" && /^-?[0-9]+$/.test(v) ? Number(v) : v;
-    if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
-      return this.fail(key, `an integer from ${min} to ${max}`, v);
-    }
-    return n;
-  }
-
-  bool(key: string, def: boolean): boolean | undefined {
-    const v = this.raw[key];
-    if (v === undefined || v === null) return def;
-    if (v === true || v === "true") return true;
-    if (v === false || v === "false") return false;
-    return this.fail(key, "true or false", v);
-  }
-
-  absPath(key: string, def: string | undefined, v: unknown = this.raw[key]): string | undefined {
-    const p = this.string(key, def, /^\/[A-Za-z0-9._\/-]{0,200}$/, "an absolute path of letters, digits, . _ - / (at most 200 characters)", v);
-    if (p === undefined) return undefined;
-    if (path.posix.normalize(p) !== p || p.endsWith("/") || p.split("/").includes("..")) {
-      return this.fail(key, "a normalised absolute path (no '..', '.', '//' or trailing '/')", p);
-    }
-    if (p === "/" || /^\/(bin|boot|dev|etc|lib|lib64|proc|root|run|sbin|sys|usr|tmp|var|opt|home|srv|mnt|media)$|^\/(var\/(log|lib|tmp|cache)|usr\/local|etc\/[^/]+)$/.test(p)) {
-      return this.fail(key, "a dedicated directory, not a system directory itself", p);
-    }
-    // Below these, a directory the site's user owns would let it reach the system: drop-ins in
-    // /etc/systemd/system/*.d, binaries in /usr, whatever /run's services read.
-    const system = SYSTEM_TREES.find((t) => p.startsWith(`${t}/`));
-    if (system) return this.fail(key, `a directory outside ${SYSTEM_TREES.join(", ")} (the site's user would own it)`, p);
-    return p;
-  }
-
-  list(key: string, itemRe: RegExp, expected: string, v: unknown = this.raw[key]): string[] | undefined {
-    if (v === undefined || v === null) return [];
-    if (typeof v === "string") {
-      try {
-        v = JSON.parse(v);
-      } catch {
-        return this.fail(key, `a list of ${expected}`, v);
-      }
-    }
-    if (!Array.isArray(v) || v.length > 50) return this.fail(key, `a list (at most 50) of ${expected}`, v);
-    const out: string[] = [];
-    v.forEach((item, i) => {
-      const s = this.string(`${key}[${i}]`, undefined, itemRe, expected, item);
-      if (s !== undefined) out.push(s);
-    });
-    return out;
-  }
-
-  /** A JSON object of NAME -> text (the names checked; values any text up to 4096 characters, no NUL). */
-  envMap(key: string, v: unknown = this.raw[key]): Record<string, string> | undefined {
-    if (v === undefined || v === null) return {};
-    if (typeof v === "string") {
-      try {
-        v = JSON.parse(v);
-      } catch {
-        return this.fail(key, "a JSON object of NAME: value", v);
-      }
-    }
-    if (typeof v !== "object" || v === null || Array.isArray(v) || Object.keys(v).length > 100) {
-      return this.fail(key, "a JSON object (at most 100 entries) of NAME: value", v);
-    }
-    const out: Record<string, string> = {};
-    for (const [name, value] of Object.entries(v as Record<string, unknown>)) {
-      if (!ENV_NAME_RE.test(name)) this.fail(`${key}.${name}`, "a variable name matching ^[A-Z_][A-Z0-9_]*$ (at most 64 characters)", name);
-      else if (RESERVED_ENV.test(name)) this.fail(`${key}.${name}`, "a name not reserved by the image (PATH, HOME, LANG, APP_MODULE, FLASK_APP, SECRET_KEY_FILE, GUNICORN_CMD_ARGS, WEB_CONCURRENCY, PYTHON*, FLAGUN_*, LD_*, LC_*, SSL_CERT_*)", name);
-      else if (typeof value !== "string" || value.length > 4096 || value.includes("\0")) this.fail(`${key}.${name}`, "a text value (at most 4096 characters, no NUL)", typeof value === "string" ? "<text>" : value);
-      else out[name] = value;
-    }
-    return out;
-  }
-
-  localPath(key: string, def: string | undefined, baseDir: string, exists: (p: string) => boolean): string | undefined {
-    const v = this.raw[key] ?? def;
-    if (v === undefined) return undefined;
-    if (typeof v !== "string" || v.length === 0 || v.length > 4096 || /[\0\n]/.test(v)) {
-      return this.fail(key, "a path on this machine", v);
-    }
-    const abs = path.resolve(baseDir, v);
-    if (!exists(abs)) return this.fail(key, "an existing path on this machine", v);
-    return abs;
-  }
-}
-
-const HOST_KEYS = ["name", "address", "port", "user", "hostKey", "dnsNames"];
-
-function readHosts(r: Reader): HostConfig[] {
-  let v = r.value("hosts");
-  if (typeof v === "string") {
-    try {
-      v = JSON.parse(v);
-    } catch {
-      /* reported below */
-    }
-  }
-  if (!Array.isArray(v) || v.length === 0 || v.length > 100) {
-    r.problems.push(`hosts: expected a list of 1 to 100 hosts ({name, address, port, user, hostKey}), got ${JSON.stringify(v)}`);
-    return [];
-  }
-  const hosts: HostConfig[] = [];
-  v.forEach((h, i) => {
-    const k = (f: string) => `hosts[${i}].${f}`;
-    if (typeof h !== "object" || h === null || Array.isArray(h)) {
-      r.problems.push(`hosts[${i}]: expected an object {name, address, port, user, hostKey}, got ${JSON.stringify(h)}`);
-      return;
-    }
-    const o = h as Record<string, unknown>;
-    for (const extra of Object.keys(o).filter((x) => !HOST_KEYS.includes(x))) {
-      r.problems.push(`${k(extra)}: unknown key (expected one of ${HOST_KEYS.join(", ")})`);
-    }
-    const name = r.string(k("name"), `host${i}`, NAME_RE, "a name matching ^[a-z_][a-z0-9_-]{0,30}$", o.name);
-    const address = r.string(k("address"), undefined, new RegExp(`${DNS_RE.source}|${IPV4_RE.source}|${IPV6_RE.source}`), "a host name or IP address", o.address);
-    const port = r.int(k("port"), 22, 1, 65535, o.port);
-    const user = r.string(k("user"), "root", NAME_RE, "a user name matching ^[a-z_][a-z0-9_-]{0,30}$", o.user);
-    const hostKey = r.string(k("hostKey"), undefined, HOSTKEY_RE, "the host's public key as `ssh-ed25519 AAAA...` (ssh-keyscan -t ed25519 HOST)", o.hostKey);
-    const dnsNames = r.list(k("dnsNames"), DNS_RE, "DNS names", o.dnsNames);
-    if (name && address && port && user && hostKey && dnsNames) hosts.push({ name, address, port, user, hostKey, dnsNames });
-  });
-  const names = hosts.map((h) => h.name);
-  names.filter((n, i) => names.indexOf(n) !== i).forEach((n) => r.problems.push(`hosts: host names must be distinct, "${n}" repeats`));
-  return hosts;
-}
-
-/** releaseCommand: words separated by spaces, each of safe characters; run as argv, never by a shell. */
-function readArgv(r: Reader, key: string, v: unknown): string[] {
-  if (typeof v !== "string" || !ARGV_RE.test(v) || v.trim() === "") {
-    r.problems.push(`${key}: expected a command of words separated by spaces, of letters, digits and . _ : = / @ , + - (no shell), got ${JSON.stringify(v)}`);
-    return [];
-  }
-  return v.trim().split(/ +/);
-}
-
-export const KNOWN_KEYS = [
-  "hosts", "systemUser", "homeDir", "installPath", "logPath", "serviceName", "imageName", "httpsPort", "httpPort",
-  "workers", "threads", "timeoutSeconds", "logRetentionDays", "clientMaxBodySize", "appDir", "appModule", "baseImage",
-  "baseImageArchive", "buildCaBundle", "retainLogs", "tlsMode", "certCommonName", "certOrganization", "certDnsNames",
-  "certIpAddresses", "certValidityDays", "certRenewBeforeDays", "sshPrivateKey", "tlsCertificatePem", "tlsPrivateKeyPem",
-  "healthPath", "appEnv", "appSecrets", "releaseCommand", "initCommand", "dataPath", "retainData", "rollout", "trustedProxies",
-];
 
 /** Ports below this need root to bind: the site's sockets listen on listenPort() and nftables redirects. */
 export const PRIVILEGED_BELOW = 1024;
@@ -368,6 +131,443 @@ export function providedTlsProblems(certPem: unknown, keyPem: string | undefined
   return problems;
 }
 
+
+/** What the README's configuration table (and Pulumi.yaml's description) says about a key. */
+export interface KeyDoc {
+  /** "type and rule" (Markdown). */
+  rule: string;
+  /** What changing it does: resources, image rebuild, downtime (Markdown). */
+  effect: string;
+  /** The default as the README shows it, where the schema's own default is not what a reader should see. */
+  shownDefault?: string;
+  /** Set with `pulumi config set --secret`: masked before validation, read as a Pulumi secret. */
+  secret?: true;
+  /** A default computed from other keys (as they parse; an invalid one counts as its own default). */
+  derive?: (get: (key: string) => unknown) => unknown;
+}
+export const keyDocs = z.registry<KeyDoc>();
+
+/** What validation needs from outside the values: local paths resolve against `baseDir` and must exist. */
+export interface ParseContext {
+  baseDir: string;
+  exists: (p: string) => boolean;
+  /** The plain values of secret keys that need checking (the raw config only says they are set). */
+  secrets: { tlsPrivateKeyPem?: string };
+  now: Date;
+}
+
+function shown(got: unknown): string {
+  return typeof got === "string" ? JSON.stringify(got.length > 60 ? got.slice(0, 60) + "..." : got) : String(JSON.stringify(got));
+}
+/** The message of a value not of the form: the form, then what was given. */
+const expected = (form: string) => ({
+  error: (iss: { input?: unknown }) => `expected ${form}${iss.input === undefined ? " (required)" : ""}, got ${shown(iss.input)}`,
+});
+/** The same for a check after the type's: the first failed check is the key's one problem. */
+const expectedFirst = (form: string) => ({ ...expected(form), abort: true });
+
+const text = (re: RegExp, form: string) => z.string(expected(form)).regex(re, expectedFirst(form));
+
+// Pulumi config values set on the command line arrive as strings.
+const int = (min: number, max: number, def: number) => {
+  const form = `an integer from ${min} to ${max}`;
+  return z.preprocess(
+    (v) => (typeof v === "string" && /^-?[0-9]+$/.test(v) ? Number(v) : v),
+    z.number(expected(form)).int(expectedFirst(form)).min(min, expectedFirst(form)).max(max, expectedFirst(form)).default(def),
+  );
+};
+
+const bool = (def: boolean) =>
+  z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean(expected("true or false")).default(def));
+
+/** Lists and objects set on the command line arrive as JSON text. */
+const json = (form: string) => (v: unknown, ctx: z.core.$RefinementCtx) => {
+  if (typeof v !== "string") return v;
+  try {
+    return JSON.parse(v);
+  } catch {
+    ctx.addIssue({ code: "custom", message: `expected ${form}, got ${shown(v)}`, input: v });
+    return z.NEVER;
+  }
+};
+
+const list = (re: RegExp, form: string) =>
+  z.preprocess(json(`a list of ${form}`), z.array(text(re, form), expected(`a list (at most 50) of ${form}`)).max(50, expectedFirst(`a list (at most 50) of ${form}`)).default([]));
+
+const PATH_RE = /^\/[A-Za-z0-9._\/-]{0,200}$/;
+const SYSTEM_DIR_RE = /^\/$|^\/(bin|boot|dev|etc|lib|lib64|proc|root|run|sbin|sys|usr|tmp|var|opt|home|srv|mnt|media)$|^\/(var\/(log|lib|tmp|cache)|usr\/local|etc\/[^/]+)$/;
+const absPath = () =>
+  text(PATH_RE, "an absolute path of letters, digits, . _ - / (at most 200 characters)")
+    .refine((p) => path.posix.normalize(p) === p && !p.endsWith("/") && !p.split("/").includes(".."), expectedFirst("a normalised absolute path (no '..', '.', '//' or trailing '/')"))
+    .refine((p) => !SYSTEM_DIR_RE.test(p), expectedFirst("a dedicated directory, not a system directory itself"))
+    // Below these, a directory the site's user owns would let it reach the system: drop-ins in
+    // /etc/systemd/system/*.d, binaries in /usr, whatever /run's services read.
+    .refine((p) => !SYSTEM_TREES.some((t) => p.startsWith(`${t}/`)), expectedFirst(`a directory outside ${SYSTEM_TREES.join(", ")} (the site's user would own it)`));
+
+const RESERVED_FORM = "a name not reserved by the image (PATH, HOME, LANG, APP_MODULE, FLASK_APP, SECRET_KEY_FILE, GUNICORN_CMD_ARGS, WEB_CONCURRENCY, PYTHON*, FLAGUN_*, LD_*, LC_*, SSL_CERT_*)";
+/** A JSON object of NAME -> text (the names checked; values any text up to 4096 characters, no NUL). */
+const envMap = () =>
+  z.preprocess(
+    json("a JSON object of NAME: value"),
+    z
+      .record(z.string(), z.unknown(), expected("a JSON object (at most 100 entries) of NAME: value"))
+      .refine((o) => Object.keys(o).length <= 100, expectedFirst("a JSON object (at most 100 entries) of NAME: value"))
+      .superRefine((o, ctx) => {
+        for (const [name, value] of Object.entries(o)) {
+          const problem = (form: string, got: unknown) => ctx.addIssue({ code: "custom", path: [name], message: `expected ${form}, got ${shown(got)}`, input: got });
+          if (!ENV_NAME_RE.test(name)) problem("a variable name matching ^[A-Z_][A-Z0-9_]*$ (at most 64 characters)", name);
+          else if (RESERVED_ENV.test(name)) problem(RESERVED_FORM, name);
+          // The value is never shown: it may be a secret.
+          else if (typeof value !== "string" || value.length > 4096 || value.includes("\0")) problem("a text value (at most 4096 characters, no NUL)", typeof value === "string" ? "<text>" : value);
+        }
+      })
+      .transform((o) => o as Record<string, string>)
+      .default({}),
+  );
+
+/** Words separated by spaces, each of safe characters; run as argv, never by a shell. */
+const ARGV_FORM = "a command of words separated by spaces, of letters, digits and . _ : = / @ , + - (no shell)";
+const argv = () =>
+  z.preprocess(
+    (v) => (v === "" || v === null ? undefined : v),
+    text(ARGV_RE, ARGV_FORM)
+      .refine((v) => v.trim() !== "", expectedFirst(ARGV_FORM))
+      .transform((v) => v.trim().split(/ +/))
+      .default([]),
+  );
+
+/** A file or directory on this machine, relative to the project: resolved to an absolute path. */
+const localPath = (c: ParseContext) =>
+  z.string(expected("a path on this machine")).transform((v, ctx) => {
+    if (v.length === 0 || v.length > 4096 || /[\0\n]/.test(v)) ctx.addIssue({ code: "custom", message: `expected a path on this machine, got ${shown(v)}`, input: v });
+    else if (!c.exists(path.resolve(c.baseDir, v))) ctx.addIssue({ code: "custom", message: `expected an existing path on this machine, got ${shown(v)}`, input: v });
+    else return path.resolve(c.baseDir, v);
+    return z.NEVER;
+  });
+
+const NAME_FORM = "a name matching ^[a-z_][a-z0-9_-]{0,30}$";
+const HOST_FORM = "{name, address, port, user, hostKey}";
+const hostShape = {
+  name: text(NAME_RE, NAME_FORM),
+  address: text(new RegExp(`${DNS_RE.source}|${IPV4_RE.source}|${IPV6_RE.source}`), "a host name or IP address"),
+  port: int(1, 65535, 22),
+  user: text(NAME_RE, "a user name matching ^[a-z_][a-z0-9_-]{0,30}$").default("root"),
+  hostKey: text(HOSTKEY_RE, "the host's public key as `ssh-ed25519 AAAA...` (ssh-keyscan -t ed25519 HOST)"),
+  dnsNames: list(DNS_RE, "DNS names"),
+};
+const host = z.strictObject(hostShape, {
+  error: (iss) =>
+    iss.code === "unrecognized_keys" ? `unknown key (expected one of ${Object.keys(hostShape).join(", ")})` : `expected an object ${HOST_FORM}, got ${JSON.stringify(iss.input)}`,
+});
+const hostsForm = { error: (iss: { input?: unknown }) => `expected a list of 1 to 100 hosts (${HOST_FORM}), got ${JSON.stringify(iss.input)}` };
+const hosts = z.preprocess(
+  (v) => {
+    let list = v;
+    if (typeof v === "string") {
+      try {
+        list = JSON.parse(v);
+      } catch {
+        // reported as not a list
+      }
+    }
+    // A missing (or null) field takes its default; a missing name is the host's position.
+    return Array.isArray(list)
+      ? list.map((h, i) =>
+          typeof h === "object" && h !== null && !Array.isArray(h) ? { name: `host${i}`, ...Object.fromEntries(Object.entries(h).filter(([, x]) => x !== null && x !== undefined)) } : h,
+        )
+      : list;
+  },
+  z.array(host, hostsForm).min(1, { ...hostsForm, abort: true }).max(100, { ...hostsForm, abort: true }),
+);
+
+/** `schema` for a key, with its README text (and secret-ness, derived default). */
+const key = <T extends z.ZodType>(schema: T, doc: KeyDoc): T => {
+  keyDocs.add(schema as z.ZodType, doc);
+  return schema;
+};
+
+/**
+ * Every config key: its schema (form and default), its documentation and whether it is secret. The
+ * order is SiteConfig's (the tls keys after it, gathered into `tls`) and the README table's.
+ */
+function keys(c: ParseContext) {
+  return {
+    hosts: key(hosts, {
+      rule: "JSON list of `{name, address, port, user, hostKey, dnsNames}`: `name` a name, `address` a DNS name or IP, `port` 1-65535 (22), `user` a name (`root`), `hostKey` `ssh-ed25519\\|ecdsa-sha2-nistp*\\|ssh-rsa BASE64`, `dnsNames` DNS names; names unique, each `address:port` once (two entries for one host would fight over one user)",
+      effect: "a new entry provisions that host (its own tree, in parallel); a removed one is uninstalled; `address`/`port`/`user`/`hostKey` change every command's connection, so the next `up` runs the (idempotent) commands again over it; `dnsNames`: new certificate, reload",
+    }),
+    sshPrivateKey: key(z.unknown().optional(), {
+      rule: "OpenSSH private key text",
+      shownDefault: "ssh-agent",
+      effect: "like a `hosts` connection change",
+      secret: true,
+    }),
+    systemUser: key(text(NAME_RE, NAME_FORM).default("flagun"), {
+      rule: "name `^[a-z_][a-z0-9_-]{0,30}$`; not `root`, not a host's admin `user`, not a system account (`www-data`, `nobody`, `systemd-*`, …)",
+      effect: "everything replaced: the old user's tree is uninstalled, a new one provisioned (image rebuilt; downtime: a cold provisioning)",
+    }),
+    homeDir: key(absPath(), {
+      rule: "normalised absolute path, not a system directory, not in another user's home (`/root`, `/home/<admin user>`)",
+      shownDefault: "`/opt/<systemUser>`",
+      derive: (get) => `/opt/${get("systemUser")}`,
+      effect: "new user (as above)",
+    }),
+    installPath: key(absPath(), {
+      rule: "normalised absolute path, not in another user's home",
+      shownDefault: "`<homeDir>/site`",
+      derive: (get) => `${get("homeDir")}/site`,
+      effect: "directories, files, certificate and unit rewritten; switch",
+    }),
+    logPath: key(absPath(), {
+      rule: "normalised absolute path outside `installPath`, not in another user's home; outside `homeDir` when `retainLogs` is true (destroy deletes the home)",
+      shownDefault: "`/var/log/<serviceName>`",
+      derive: (get) => `/var/log/${get("serviceName")}`,
+      effect: "log directory moved, unit and logrotate rewritten; switch",
+    }),
+    serviceName: key(text(NAME_RE, NAME_FORM).default("flagun-web"), {
+      rule: "name",
+      effect: "unit, socket and container names: old unit and sockets removed, new ones started (downtime seconds)",
+    }),
+    imageName: key(text(NAME_RE, NAME_FORM), {
+      rule: "name",
+      shownDefault: "`serviceName`",
+      derive: (get) => get("serviceName"),
+      effect: "image rebuilt under the new name; switch (rebuild minutes, no downtime)",
+    }),
+    httpsPort: key(int(1, 65535, 8443), {
+      rule: "integer 1-65535, not `httpPort`; a port below 1024 (`443`) is served from port + 8000 (`8443`), which must not be the other port",
+      effect: "socket units recreated on the new ports, the unit restarted on them after the candidate check (downtime seconds: the old ports close); a port below 1024 adds a root-owned nftables redirect to port + 8000 (needs `nftables` on the host; removed by `destroy` or a port from 1024 up), so `8443` -> `443` keeps the sockets: no downtime",
+    }),
+    httpPort: key(int(1, 65535, 8088), {
+      rule: "integer 1-65535, not `httpsPort`; a port below 1024 (`80`) is served from port + 8000 (`8080`), which must not be the other port",
+      effect: "as `httpsPort`",
+    }),
+    trustedProxies: key(int(0, 5, 0), {
+      rule: "integer 0-5: proxies in front of this host (load balancer, CDN) whose `X-Forwarded-*` headers the app trusts",
+      effect: "gunicorn config rewritten; switch",
+    }),
+    workers: key(int(0, 64, 0), {
+      rule: "integer 0-64",
+      shownDefault: "`0` (= 2×CPUs+1, capped)",
+      effect: "gunicorn config checked, rewritten; switch (no downtime)",
+    }),
+    threads: key(int(1, 64, 1), { rule: "integer 1-64", effect: "gunicorn config checked, rewritten; switch (no downtime)" }),
+    timeoutSeconds: key(int(1, 3600, 30), { rule: "integer 1-3600", effect: "gunicorn config checked, rewritten; switch (no downtime)" }),
+    logRetentionDays: key(int(1, 3650, 14), { rule: "integer 1-3650", effect: "logrotate config rewritten (no restart)" }),
+    clientMaxBodySize: key(text(SIZE_RE, "an nginx size such as 10m, 512k or 1048576").default("10m"), {
+      rule: "nginx size `^[1-9][0-9]{0,5}[km]?$`",
+      effect: "nginx config checked (`nginx -t`), rewritten, graceful reload (no downtime)",
+    }),
+    appDir: key(localPath(c).prefault("flask_app"), {
+      rule: "a directory on this machine (relative to the project)",
+      shownDefault: "`flask_app`",
+      effect: "a new release directory (named by the content hash); switch (no rebuild, no downtime; measured in Benchmarks)",
+    }),
+    appModule: key(text(MODULE_RE, MODULE_FORM).default("main:flask_app"), {
+      rule: "gunicorn's WSGI target: `module`, `package.module:variable` or a factory call `module:create_app()` with literal arguments (`'text'`, numbers, `True`/`False`/`None`, `key=value`)",
+      effect: "app settings rewritten; switch",
+    }),
+    healthPath: key(text(HEALTH_PATH_RE, "an absolute URL path of letters, digits, . _ ~ / - such as / or /login").default("/"), {
+      rule: "URL path `^/[A-Za-z0-9._~/-]*$`",
+      effect: "what the candidate check, the container's health check and the `up` gate request; healthy = any HTTP status below 500; switch",
+    }),
+    appEnv: key(envMap(), {
+      rule: "JSON object `{\"NAME\": \"text\"}`: names `^[A-Z_][A-Z0-9_]*$` (not `PATH`, `HOME`, `LANG`, `APP_MODULE`, `FLASK_APP`, `SECRET_KEY_FILE`, `GUNICORN_CMD_ARGS`, `WEB_CONCURRENCY`, `PYTHON*`, `FLAGUN_*` but for `FLAGUN_SECURE_COOKIES` and `FLAGUN_MAX_CONTENT_LENGTH`, `LD_*`, `LC_*`, `SSL_CERT_*`), values any text up to 4096 characters",
+      effect: "app settings file rewritten; switch",
+    }),
+    // Validated here by name only: readStackConfig puts the marker in place of each value set as a
+    // secret, and a clear value means the key was set without --secret and sits in clear in the stack file.
+    appSecrets: key(
+      envMap()
+        .refine((o) => Object.values(o).every((v) => v === SECRET_MARKER), { message: `expected a secret: pulumi config set --secret appSecrets '{"NAME":"value"}'` })
+        .transform((o) => Object.keys(o)),
+      {
+        rule: "JSON object `{\"NAME\": \"value\"}` set with `--secret`, names as `appEnv` (not also in it)",
+        shownDefault: "`{}`",
+        effect: "one Podman secret per name, delivered as an environment variable; a new value replaces that secret; switch",
+        secret: true,
+      },
+    ),
+    releaseCommand: key(argv(), {
+      rule: "words of `A-Za-z0-9 . _ : = / @ , + -` separated by spaces, run without a shell, e.g. `flask init-db`",
+      shownDefault: "none",
+      effect: "runs once in a one-off container of the new version on each `up` that changes the app code or the image, before it serves; a failure fails `up` and the running version keeps serving",
+    }),
+    initCommand: key(argv(), {
+      rule: "like `releaseCommand`, e.g. `flask init-db`",
+      shownDefault: "none",
+      effect: "a database app's first deploy: runs in a one-off container of the new version before the release command and the candidate check, only while the data was never initialised (no `<dataPath>/.flagun-init-done`, empty instance folder); then never again, so an `init-db` that drops tables cannot run over data",
+    }),
+    dataPath: key(absPath(), {
+      rule: "normalised absolute path outside `installPath`, `homeDir` and `logPath`",
+      shownDefault: "`/var/lib/<serviceName>`",
+      derive: (get) => `/var/lib/${get("serviceName")}`,
+      effect: "where the app's persistent data lives (`<dataPath>/instance` is Flask's instance folder); a new path starts empty; switch; the old directory is left as it is",
+    }),
+    retainData: key(bool(true), {
+      rule: "`true` or `false`",
+      effect: "`destroy` keeps `dataPath` (handed to root, taken over again by the next `up`) when true, deletes it when false; run `up` after changing it, then `destroy`",
+    }),
+    baseImage: key(text(IMAGE_RE, "an image reference such as docker.io/library/python:3.13-slim-trixie").default("docker.io/library/python:3.13-slim-trixie"), {
+      rule: "image reference (registry/name:tag[@sha256:…])",
+      effect: "image rebuilt; switch (rebuild minutes, no downtime)",
+    }),
+    baseImageArchive: key(localPath(c).optional(), {
+      rule: "a file on this machine",
+      effect: "air-gapped hosts: the archive (docker/OCI archive or rootfs tarball) is uploaded and loaded instead of pulling `baseImage`; a new archive rebuilds the image (any write to the file counts as new: its hashes are cached in `$FLAGUN_CACHE/file-hash` under its inode, size, mtime and ctime, so an unchanged archive is not read on each `up`)",
+    }),
+    buildCaBundle: key(localPath(c).optional(), {
+      rule: "a file on this machine",
+      effect: "extra CA bundle trusted by apt/pip during the image build (TLS-inspecting proxies); never stored in an image layer; a change rebuilds",
+    }),
+    retainLogs: key(bool(false), { rule: "`true` or `false`", effect: "`destroy` keeps `logPath` when true; nothing reruns on `up`" }),
+    // Serial by default: a version that fails its health gate on the first host never reaches the others.
+    rollout: key(z.enum(["serial", "parallel"], expected("parallel or serial")).default("serial"), {
+      rule: "`serial` or `parallel`",
+      effect: "the order in which hosts switch to a new version (config install, release command, reload, unit): `serial` in `hosts` order, each after the previous host's health gate passed, so a version that fails there stops `up` with the next hosts untouched; `parallel` all at once (faster, no such stop); builds, uploads and release directories run in parallel either way; one host: no difference; nothing reruns on `up`",
+    }),
+    tlsMode: key(z.enum(["self-signed", "provided"], expected("self-signed or provided")).default("self-signed"), {
+      rule: "`self-signed` or `provided`",
+      effect: "`provided`: your certificate and key (next rows) are written instead; nginx reload (no downtime)",
+    }),
+    tlsCertificatePem: key(z.unknown().optional(), {
+      rule: "PEM text, required when `tlsMode` is `provided`; must parse, be valid now and match `tlsPrivateKeyPem` (checked at `preview`)",
+      effect: "file rewritten, nginx reload (no downtime)",
+    }),
+    tlsPrivateKeyPem: key(z.unknown().optional(), {
+      rule: "PEM text, required when `tlsMode` is `provided`; the key of `tlsCertificatePem` (checked at `preview`; never printed)",
+      effect: "file rewritten, nginx reload (no downtime)",
+      secret: true,
+    }),
+    certCommonName: key(text(DNS_RE, "a DNS name").default("localhost"), { rule: "DNS name", effect: "new certificate, nginx reload (no downtime)" }),
+    certOrganization: key(text(SAFE_TEXT_RE, "1-64 letters, digits, spaces or . _ , -").default("flagun-rosupod"), {
+      rule: "1-64 of letters, digits, space `. _ , -`",
+      effect: "new certificate, nginx reload (no downtime)",
+    }),
+    certDnsNames: key(list(DNS_RE, "DNS names"), {
+      rule: "JSON list (at most 50) of DNS names",
+      effect: "added to the SANs (always there: host address, `localhost`, `127.0.0.1`); new certificate, reload",
+    }),
+    certIpAddresses: key(list(new RegExp(`${IPV4_RE.source}|${IPV6_RE.source}`), "IP addresses"), {
+      rule: "JSON list (at most 50) of IPs",
+      effect: "added to the SANs; new certificate, reload",
+    }),
+    certValidityDays: key(int(1, 3650, 365), {
+      rule: "integer 1-3650",
+      effect: "a `pulumi up` inside the renewal window replaces the certificate and reloads nginx (no downtime; measured in Benchmarks)",
+    }),
+    certRenewBeforeDays: key(int(0, 3649, 30), { rule: "integer 0-3649, fewer than `certValidityDays`", effect: "as `certValidityDays`" }),
+  };
+}
+
+/** Issues of one key (or of none: a rule across keys names its keys itself). */
+type Problems = { path: PropertyKey[]; message: string }[];
+
+/** Rules across keys, each checked once the keys it reads are valid, so one preview still shows every problem. */
+function crossKeyProblems(v: z.output<z.ZodObject<ReturnType<typeof keys>>>, valid: (k: string) => boolean, c: ParseContext): Problems {
+  const out: Problems = [];
+  const at = (k: string, message: string) => out.push({ path: [k], message });
+  const line = (message: string) => out.push({ path: [], message });
+  if (valid("hosts")) {
+    const names = v.hosts.map((h) => h.name);
+    names.filter((n, i) => names.indexOf(n) !== i).forEach((n) => at("hosts", `host names must be distinct, "${n}" repeats`));
+  }
+  if (valid("httpsPort") && valid("httpPort")) {
+    if (v.httpsPort === v.httpPort) at("httpPort", `expected a port different from httpsPort, got ${v.httpPort}`);
+    // A privileged port is served from port + 8000: that must not be the other key's port.
+    else
+      for (const [k, port, other] of [["httpsPort", v.httpsPort, v.httpPort], ["httpPort", v.httpPort, v.httpsPort]] as const) {
+        if (port < PRIVILEGED_BELOW && (listenPort(port) === other || listenPort(port) === listenPort(other))) {
+          at(k, `expected a port whose listening port ${listenPort(port)} (port + 8000 below ${PRIVILEGED_BELOW}) is not the other port, got ${port}`);
+        }
+      }
+  }
+  if (valid("installPath") && valid("logPath") && !disjoint(v.logPath, v.installPath)) {
+    at("logPath", `expected a directory outside installPath (and not containing it), got ${JSON.stringify(v.logPath)}`);
+  }
+  if (valid("appEnv") && valid("appSecrets")) {
+    for (const name of v.appSecrets.filter((n) => n in v.appEnv)) out.push({ path: ["appSecrets", name], message: "expected a name not also in appEnv" });
+  }
+  for (const other of ["installPath", "homeDir", "logPath"] as const) {
+    if (valid("dataPath") && valid(other) && !disjoint(v.dataPath, v[other])) {
+      at("dataPath", `expected a directory outside ${other} (and not containing it), got ${JSON.stringify(v.dataPath)}`);
+    }
+  }
+  if (valid("retainLogs") && valid("logPath") && valid("homeDir") && v.retainLogs && !disjoint(v.logPath, v.homeDir)) {
+    at("logPath", `expected a directory outside homeDir when retainLogs is true (destroy deletes the home with the user, logs and all), got ${JSON.stringify(v.logPath)}`);
+  }
+  if (valid("certValidityDays") && valid("certRenewBeforeDays") && v.certRenewBeforeDays >= v.certValidityDays) {
+    at("certRenewBeforeDays", `expected fewer days than certValidityDays (${v.certValidityDays}), got ${v.certRenewBeforeDays}`);
+  }
+  if (valid("tlsMode") && v.tlsMode === "provided") {
+    if (v.tlsCertificatePem === undefined || v.tlsPrivateKeyPem === undefined) {
+      line("tlsCertificatePem, tlsPrivateKeyPem: expected both to be set (the key with --secret) when tlsMode is provided");
+    } else providedTlsProblems(v.tlsCertificatePem, c.secrets.tlsPrivateKeyPem, c.now).forEach(line);
+  }
+  if ((["systemUser", "homeDir", "installPath", "logPath", "dataPath"] as const).every(valid)) {
+    ownershipProblems({ ...v, hosts: valid("hosts") ? v.hosts : [] }).forEach(line);
+  }
+  return out;
+}
+
+/** The whole config: each key's schema, the derived defaults before them, the rules across keys after. */
+export function siteSchema(c: ParseContext) {
+  const shape = keys(c);
+  /** A key's value as it will parse, or its default if it does not. */
+  const resolver = (raw: Record<string, unknown>) => {
+    const get = (k: string): unknown => {
+      const schema = shape[k as keyof typeof shape];
+      const parsed = schema.safeParse(raw[k]);
+      if (parsed.success) return parsed.data;
+      const derive = keyDocs.get(schema)?.derive;
+      return derive ? derive(get) : schema.safeParse(undefined).data;
+    };
+    return get;
+  };
+  return z
+    .preprocess((raw) => {
+      const r = raw as Record<string, unknown>;
+      const get = resolver(r);
+      const filled = { ...r };
+      for (const [k, schema] of Object.entries(shape)) {
+        const derive = keyDocs.get(schema)?.derive;
+        if (derive && filled[k] === undefined) filled[k] = derive(get);
+      }
+      return filled;
+    }, z.strictObject(shape, { error: () => `unknown key (known keys: ${Object.keys(shape).join(", ")})` }))
+    .superRefine(
+      (v, ctx) => {
+        const invalid = new Set(ctx.issues.map((i) => i.path?.[0]));
+        for (const p of crossKeyProblems(v, (k) => !invalid.has(k), c)) ctx.addIssue({ code: "custom", ...p });
+      },
+      // Run despite problems of single keys: every problem at once.
+      { when: () => true },
+    )
+    .transform(
+      ({ sshPrivateKey, tlsCertificatePem, tlsPrivateKeyPem, tlsMode, certCommonName, certOrganization, certDnsNames, certIpAddresses, certValidityDays, certRenewBeforeDays, ...site }) => ({
+        // appSecrets, validated to its names, keeps its place (the config's JSON is the deploy fingerprint).
+        ...(Object.fromEntries(Object.entries(site).map(([k, x]) => [k === "appSecrets" ? "appSecretNames" : k, x])) as Omit<typeof site, "appSecrets"> & { appSecretNames: string[] }),
+        tls: { mode: tlsMode, commonName: certCommonName, organization: certOrganization, dnsNames: certDnsNames, ipAddresses: certIpAddresses, validityDays: certValidityDays, renewBeforeDays: certRenewBeforeDays },
+      }),
+    );
+}
+
+export type SiteConfig = z.output<ReturnType<typeof siteSchema>>;
+export type HostConfig = SiteConfig["hosts"][number];
+export type TlsConfig = SiteConfig["tls"];
+
+/** Keys, documentation and secret-ness, without a project to check paths against (README, Pulumi.yaml, stack config). */
+export const KEYS = keys({ baseDir: "/", exists: () => true, secrets: {}, now: new Date(0) });
+export const KNOWN_KEYS = Object.keys(KEYS);
+export const SECRET_KEYS = KNOWN_KEYS.filter((k) => keyDocs.get(KEYS[k as keyof typeof KEYS])?.secret);
+
+/** One line per problem: the key (with its place in a list or object), the expected form, what was given. */
+function problemLines(iss: z.core.$ZodIssue): string[] {
+  const at = iss.path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("");
+  if (iss.code === "unrecognized_keys") return iss.keys.map((k) => `${at ? `${at}.` : ""}${k}: ${iss.message}`);
+  return [at ? `${at}: ${iss.message}` : iss.message];
+}
+
 /**
  * Validate raw config (as read from the stack: strings or parsed objects) into a SiteConfig.
  * `baseDir` resolves local paths (appDir, archives); `exists` is injected so unit tests need no files.
@@ -379,97 +579,7 @@ export function parseConfig(
   exists: (p: string) => boolean,
   secrets: { tlsPrivateKeyPem?: string } = {},
 ): SiteConfig {
-  const r = new Reader(raw);
-  for (const k of Object.keys(raw).filter((k) => !KNOWN_KEYS.includes(k))) {
-    r.problems.push(`${k}: unknown key (known keys: ${KNOWN_KEYS.join(", ")})`);
-  }
-  const nameForm = "a name matching ^[a-z_][a-z0-9_-]{0,30}$";
-  const hosts = readHosts(r);
-  const systemUser = r.string("systemUser", "flagun", NAME_RE, nameForm);
-  const serviceName = r.string("serviceName", "flagun-web", NAME_RE, nameForm);
-  const imageName = r.string("imageName", serviceName ?? "flagun-web", NAME_RE, nameForm);
-  const homeDir = r.absPath("homeDir", `/opt/${systemUser ?? "flagun"}`);
-  const installPath = r.absPath("installPath", `${homeDir ?? "/opt/flagun"}/site`);
-  const logPath = r.absPath("logPath", `/var/log/${serviceName ?? "flagun-web"}`);
-  const httpsPort = r.int("httpsPort", 8443, 1, 65535);
-  const httpPort = r.int("httpPort", 8088, 1, 65535);
-  if (httpsPort !== undefined && httpsPort === httpPort) r.problems.push(`httpPort: expected a port different from httpsPort, got ${httpPort}`);
-  else if (httpsPort !== undefined && httpPort !== undefined) {
-    // A privileged port is served from port + 8000: that must not be the other key's port.
-    for (const [key, port, other] of [["httpsPort", httpsPort, httpPort], ["httpPort", httpPort, httpsPort]] as const) {
-      if (port < PRIVILEGED_BELOW && (listenPort(port) === other || listenPort(port) === listenPort(other))) {
-        r.problems.push(`${key}: expected a port whose listening port ${listenPort(port)} (port + 8000 below ${PRIVILEGED_BELOW}) is not the other port, got ${port}`);
-      }
-    }
-  }
-  const trustedProxies = r.int("trustedProxies", 0, 0, 5);
-  if (installPath && logPath && (logPath.startsWith(installPath + "/") || installPath.startsWith(logPath + "/") || logPath === installPath)) {
-    r.problems.push(`logPath: expected a directory outside installPath (and not containing it), got ${JSON.stringify(logPath)}`);
-  }
-  const workers = r.int("workers", 0, 0, 64);
-  const threads = r.int("threads", 1, 1, 64);
-  const timeoutSeconds = r.int("timeoutSeconds", 30, 1, 3600);
-  const logRetentionDays = r.int("logRetentionDays", 14, 1, 3650);
-  const clientMaxBodySize = r.string("clientMaxBodySize", "10m", SIZE_RE, "an nginx size such as 10m, 512k or 1048576");
-  const appModule = r.string("appModule", "main:flask_app", MODULE_RE, MODULE_FORM);
-  const healthPath = r.string("healthPath", "/", HEALTH_PATH_RE, "an absolute URL path of letters, digits, . _ ~ / - such as / or /login");
-  const appEnv = r.envMap("appEnv");
-  const appSecrets = r.envMap("appSecrets");
-  for (const name of Object.keys(appEnv ?? {}).filter((n) => appSecrets && n in appSecrets)) {
-    r.problems.push(`appSecrets.${name}: expected a name not also in appEnv`);
-  }
-  // readStackConfig replaces the values of a secret appSecrets by the marker: a clear value means the
-  // key was set without --secret, and would sit in clear in the stack file.
-  if (Object.values(appSecrets ?? {}).some((v) => v !== SECRET_MARKER)) {
-    r.problems.push(`appSecrets: expected a secret: pulumi config set --secret appSecrets '{"NAME":"value"}'`);
-  }
-  const releaseCommand = [undefined, null, ""].includes(raw.releaseCommand as string) ? [] : readArgv(r, "releaseCommand", raw.releaseCommand);
-  const initCommand = [undefined, null, ""].includes(raw.initCommand as string) ? [] : readArgv(r, "initCommand", raw.initCommand);
-  const dataPath = r.absPath("dataPath", `/var/lib/${serviceName ?? "flagun-web"}`);
-  const retainData = r.bool("retainData", true);
-  for (const [other, p] of [["installPath", installPath], ["homeDir", homeDir], ["logPath", logPath]] as const) {
-    if (dataPath && p && !disjoint(dataPath, p)) r.problems.push(`dataPath: expected a directory outside ${other} (and not containing it), got ${JSON.stringify(dataPath)}`);
-  }
-  const baseImage = r.string("baseImage", "docker.io/library/python:3.13-slim-trixie", IMAGE_RE, "an image reference such as docker.io/library/python:3.13-slim-trixie");
-  const appDir = r.localPath("appDir", "flask_app", baseDir, exists);
-  const baseImageArchive = r.localPath("baseImageArchive", undefined, baseDir, exists);
-  const buildCaBundle = r.localPath("buildCaBundle", undefined, baseDir, exists);
-  const retainLogs = r.bool("retainLogs", false);
-  if (retainLogs && logPath && homeDir && !disjoint(logPath, homeDir)) {
-    r.problems.push(`logPath: expected a directory outside homeDir when retainLogs is true (destroy deletes the home with the user, logs and all), got ${JSON.stringify(logPath)}`);
-  }
-  // Serial by default: a version that fails its health gate on the first host never reaches the others.
-  const rollout = r.string("rollout", "serial", /^(parallel|serial)$/, "parallel or serial");
-
-  const tlsMode = r.string("tlsMode", "self-signed", /^(self-signed|provided)$/, "self-signed or provided");
-  const tls = {
-    mode: tlsMode as TlsConfig["mode"],
-    commonName: r.string("certCommonName", "localhost", DNS_RE, "a DNS name"),
-    organization: r.string("certOrganization", "flagun-rosupod", SAFE_TEXT_RE, "1-64 letters, digits, spaces or . _ , -"),
-    dnsNames: r.list("certDnsNames", DNS_RE, "DNS names"),
-    ipAddresses: r.list("certIpAddresses", new RegExp(`${IPV4_RE.source}|${IPV6_RE.source}`), "IP addresses"),
-    validityDays: r.int("certValidityDays", 365, 1, 3650),
-    renewBeforeDays: r.int("certRenewBeforeDays", 30, 0, 3649),
-  };
-  if (tls.validityDays !== undefined && tls.renewBeforeDays !== undefined && tls.renewBeforeDays >= tls.validityDays) {
-    r.problems.push(`certRenewBeforeDays: expected fewer days than certValidityDays (${tls.validityDays}), got ${tls.renewBeforeDays}`);
-  }
-  if (tlsMode === "provided" && (raw.tlsCertificatePem === undefined || raw.tlsPrivateKeyPem === undefined)) {
-    r.problems.push("tlsCertificatePem, tlsPrivateKeyPem: expected both to be set (the key with --secret) when tlsMode is provided");
-  } else if (tlsMode === "provided") {
-    r.problems.push(...providedTlsProblems(raw.tlsCertificatePem, secrets.tlsPrivateKeyPem, new Date()));
-  }
-  if (systemUser && homeDir && installPath && logPath && dataPath) {
-    r.problems.push(...ownershipProblems({ hosts, systemUser, homeDir, installPath, logPath, dataPath }));
-  }
-
-  if (r.problems.length > 0) throw new ConfigError(r.problems);
-  return {
-    hosts, systemUser: systemUser!, homeDir: homeDir!, installPath: installPath!, logPath: logPath!, serviceName: serviceName!,
-    imageName: imageName!, httpsPort: httpsPort!, httpPort: httpPort!, trustedProxies: trustedProxies!, workers: workers!, threads: threads!,
-    timeoutSeconds: timeoutSeconds!, logRetentionDays: logRetentionDays!, clientMaxBodySize: clientMaxBodySize!,
-    appDir: appDir!, appModule: appModule!, healthPath: healthPath!, appEnv: appEnv!, appSecretNames: Object.keys(appSecrets ?? {}),
-    releaseCommand, initCommand, dataPath: dataPath!, retainData: retainData!, baseImage: baseImage!, baseImageArchive, buildCaBundle, retainLogs: retainLogs!,
-    rollout: rollout as SiteConfig["rollout"], tls: tls as TlsConfig,
-  };
+  const result = siteSchema({ baseDir, exists, secrets, now: new Date() }).safeParse(raw);
+  if (!result.success) throw new ConfigError(result.error.issues.flatMap(problemLines));
+  return result.data;
 }

@@ -1,24 +1,17 @@
 // Read the project's stack config as raw values for validation. Secret values are replaced by a
 // marker: validation only needs to know they are set, and must never echo them.
 import * as pulumi from "@pulumi/pulumi";
-import { SECRET_MARKER } from "./config";
-
-export const SECRET_KEYS = ["sshPrivateKey", "tlsPrivateKeyPem", "appSecrets"];
+import { SECRET_KEYS, SECRET_MARKER } from "./config";
 
 /**
- * Whether the key was set with --secret, from the engine's list of secret keys (kept by the SDK among the
- * config values). An engine that sends no list cannot tell: then the key counts as secret.
+ * Whether the key was set with --secret. The SDK's typed API reads values only; this is its own reader
+ * of the engine's list of secret keys, on the public `pulumi.runtime` namespace but left out of its
+ * typings. (Pulumi.yaml's `secret: true` cannot replace it: the CLI then requires the key, and the
+ * secret keys are optional.) An SDK without it cannot tell: then the key counts as secret.
  */
 function isSecretKey(fullKey: string): boolean {
-  const { getStore } = require("@pulumi/pulumi/runtime/state") as { getStore: () => { config: Record<string, string | undefined> } };
-  const list = getStore().config["PULUMI_CONFIG_SECRET_KEYS"];
-  if (!list) return true;
-  try {
-    const keys: unknown = JSON.parse(list);
-    return !Array.isArray(keys) || keys.includes(fullKey);
-  } catch {
-    return true;
-  }
+  const { isConfigSecret } = pulumi.runtime as { isConfigSecret?: (k: string) => boolean };
+  return isConfigSecret ? isConfigSecret(fullKey) : true;
 }
 
 export function readStackConfig(project: string): Record<string, unknown> {
