@@ -51,7 +51,7 @@ export const STAGE_ROOT = "/var/lib/flagun-rosupod";
 /** The files in the tls directory (nginx.conf.tmpl names them; each one a drift repair kind, see HostState). */
 export const TLS_FILES = { cert: "cert.pem", key: "key.pem" };
 
-/** This program's name on a host: every site's mark starts with it, and ownership's log lines carry it. */
+/** This program's name on a host: every site's mark starts with it; refusals and ownership's log lines name it. */
 export const USER_MARKER = "flagun-rosupod";
 
 /** The mark of one site on a host: the GECOS text of its user and the content of its marker files. */
