@@ -18,7 +18,7 @@ import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { SECRET_MARKER, SiteConfig, parseConfig } from "../lib/config";
 import { appHash } from "../lib/hash";
 import { layoutOf } from "../lib/layout";
-import { containerRun } from "../lib/render";
+import { containerRun } from "../lib/commands/podman";
 import { freePort, startHost, TestHost } from "../test/host/vm";
 import { StateResource, floorProject, shapeOf, shapeProgram } from "./floor";
 import { REPO, SiteStack, asUserPrefix, httpsGet, sh, siteStack, stackEnv, waitFor } from "../test/e2e/harness";
@@ -352,7 +352,7 @@ const PASTA_CONTAINER = "flagun-web-pasta";
 const PASTA_PORT = 9443;
 
 /**
- * Starts the side container: the service's image, mounts, secrets and hardening (render.containerRun, as
+ * Starts the side container: the service's image, mounts, secrets and hardening (podman.containerRun, as
  * the deploy's candidate gets them) and `-p 127.0.0.1:PASTA_PORT:httpsPort`; nginx in it inherits no socket,
  * so it binds httpsPort in the container's own network namespace, and pasta forwards the published port to it.
  */

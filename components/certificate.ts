@@ -5,11 +5,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { writeFromStdin } from "../lib/commands/files";
 import { isIp } from "../lib/config";
+import { TLS_FILES } from "../lib/layout";
 import { HostContext, hostCommand } from "./context";
 import { RepairsInput, repaired } from "./hostState";
-
-/** The files in the tls directory (nginx.conf.tmpl names them; each one a drift repair kind, see HostState). */
-export const TLS_FILES = { cert: "cert.pem", key: "key.pem" };
 
 export interface CertificateArgs {
   /** Names the certificate covers: DNS names and IPs mixed; split here. */

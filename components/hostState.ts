@@ -6,12 +6,10 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { sshRun } from "../lib/commands/connection";
-import { unitPaths } from "../lib/commands/deploy";
+import { unitFiles, unitPaths } from "../lib/commands/deploy";
 import { Expected, Repairs, bump, findDrift, probe, repairCount, withRepair } from "../lib/commands/drift";
 import { SiteConfig } from "../lib/config";
-import { Layout } from "../lib/layout";
-import { unitFiles } from "../lib/render";
-import { TLS_FILES } from "./certificate";
+import { Layout, TLS_FILES } from "../lib/layout";
 import { HostContext } from "./context";
 
 /** How long one probe may take: the connection check's retries (a host rebooting) and a loaded host. */

@@ -3,12 +3,12 @@
 // that makes `pulumi up` finish only when https answers.
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { deployUnit, removeUnit } from "../lib/commands/deploy";
+import { deployUnit, removeUnit, unitFiles } from "../lib/commands/deploy";
+import { configCheckRun, containerRun } from "../lib/commands/podman";
 import { configInstall, healthGate, releaseCommand, reloadService } from "../lib/commands/service";
-import { configCheckRun, containerRun, unitFiles } from "../lib/render";
+import { TLS_FILES } from "../lib/layout";
 import { q } from "../lib/shell";
 import { UNIT } from "../lib/commands/drift";
-import { TLS_FILES } from "./certificate";
 import { HostContext, hostCommand } from "./context";
 import { RepairsInput, repaired } from "./hostState";
 import { CONFIG_FILES, NGINX_CONF, START_FILES } from "./siteFiles";

@@ -2,7 +2,6 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { INSTANCE_DIR } from "./commands/files";
 import { SiteConfig } from "./config";
 import { projectRoot } from "./repo";
 
@@ -96,6 +95,9 @@ export function fileSha256(file: string): string {
 export function short(hash: string): string {
   return hash.slice(0, 12);
 }
+
+/** The app's top-level `instance/` (Flask's instance folder): a mount point of the data, never code. */
+export const INSTANCE_DIR = "instance";
 
 /** The app's deployed content: everything in appDir but caches and its local `instance/` (never uploaded). */
 export function appHash(appDir: string): string {

@@ -1,6 +1,5 @@
 // Where things live on a host, derived from config in one place so builders and components agree.
 import { SiteConfig } from "./config";
-import { markOf } from "./commands/ownership";
 import { short } from "./hash";
 
 export interface Layout {
@@ -48,6 +47,17 @@ export interface Layout {
 
 /** Parent of every site's upload area on a host; removed by `destroy` once no site uses it. */
 export const STAGE_ROOT = "/var/lib/flagun-rosupod";
+
+/** The files in the tls directory (nginx.conf.tmpl names them; each one a drift repair kind, see HostState). */
+export const TLS_FILES = { cert: "cert.pem", key: "key.pem" };
+
+/** This program's name on a host: every site's mark starts with it; refusals and ownership's log lines name it. */
+export const USER_MARKER = "flagun-rosupod";
+
+/** The mark of one site on a host: the GECOS text of its user and the content of its marker files. */
+function markOf(serviceName: string): string {
+  return `${USER_MARKER} ${serviceName}`;
+}
 
 export function layoutOf(c: SiteConfig): Layout {
   return {

@@ -1,9 +1,6 @@
 // Pure text rendering: the config templates shipped in config/, the Quadlet unit and the logrotate timer.
 import { SiteConfig, listenPort } from "./config";
 import { Layout } from "./layout";
-import { CONTAINER_UID } from "./commands/podman";
-import type { UnitFiles } from "./commands/deploy";
-import { q } from "./shell";
 
 /** Replace every {{KEY}}; a placeholder without a value is an error, not an empty string. */
 export function renderTemplate(name: string, text: string, values: Record<string, string | number>): string {
@@ -53,6 +50,9 @@ export const HEALTH_SOCKET = "/tmp/flagun-https.sock";
  */
 export const LISTEN_FDS_NOTE = "/tmp/flagun-listen-fds";
 
+/** The uid/gid the image's processes run as; the unit maps it to the system user (UserNS=keep-id). */
+export const CONTAINER_UID = 1000;
+
 /** Where things are inside the container (fixed by the image). */
 export const APP_MOUNT = "/srv/app";
 /** Flask's instance folder for an app module or package at the app root (Flask's own default). */
@@ -74,17 +74,16 @@ export interface UnitInputs {
   settingsHash: string;
 }
 
+// Shared by containerSpec and the config check's `podman run` (lib/commands/podman.ts), which mounts only these.
+export const configVolume = (l: Layout) => `${l.configDir}:${CONFIG_MOUNT}:ro,Z`;
+export const logVolume = (l: Layout) => `${l.logDir}:/var/log/flagun:Z`;
+export const USERNS = `keep-id:uid=${CONTAINER_UID},gid=${CONTAINER_UID}`;
+export const USER = `${CONTAINER_UID}:${CONTAINER_UID}`;
+
 /**
  * What every container of the site gets, the service's and the one-off ones alike: mounts (the code
  * read-only, the instance folder read-write over it), secrets as files, and the hardening.
  */
-const configVolume = (l: Layout) => `${l.configDir}:${CONFIG_MOUNT}:ro,Z`;
-const logVolume = (l: Layout) => `${l.logDir}:/var/log/flagun:Z`;
-const USERNS = `keep-id:uid=${CONTAINER_UID},gid=${CONTAINER_UID}`;
-const USER = `${CONTAINER_UID}:${CONTAINER_UID}`;
-/** The user mapping and hardening of every `podman run` of the site (the unit says the same in Quadlet keys). */
-const RUN_HARDENING = `--userns ${q(USERNS)} --user ${q(USER)} --read-only --security-opt no-new-privileges --cap-drop all`;
-
 export function containerSpec(c: SiteConfig, l: Layout, appHash: string) {
   const owner = `uid=${CONTAINER_UID},gid=${CONTAINER_UID},mode=0400`;
   return {
@@ -191,46 +190,6 @@ export function socketUnit(c: SiteConfig, l: Layout, which: "https" | "http"): s
   ].join("\n");
 }
 
-/**
- * `podman run OPTIONS` of `imageRef` with the service's mounts (app version `appHash`), secrets and hardening,
- * and no port: one-off commands (`--rm`, attached) and the deploy's candidate (`-d --name …`). No health-check
- * timer: the caller decides when the container is done.
- */
-export function containerRun(c: SiteConfig, l: Layout, imageRef: string, appHash: string, options = "--rm"): string {
-  const spec = containerSpec(c, l, appHash);
-  return [
-    `podman run ${options} --no-healthcheck`,
-    RUN_HARDENING,
-    ...spec.volumes.map((v) => `-v ${q(v)}`),
-    ...spec.secrets.map((s) => `--secret ${q(s)}`),
-    ...spec.env.map((e) => `-e ${q(e)}`),
-    q(imageRef),
-  ].join(" ");
-}
-
-/**
- * `podman run` of a throw-away container that sees only the configuration (and the log directory nginx -t
- * opens), with the service's user mapping and hardening and no network: the config check needs neither the
- * app nor its secrets, so an app deploy does not change it.
- */
-export function configCheckRun(l: Layout, imageRef: string): string {
-  return ["podman run --rm --no-healthcheck --network none", RUN_HARDENING, `-v ${q(configVolume(l))}`, `-v ${q(logVolume(l))}`, q(imageRef)].join(" ");
-}
-
-/** The operators' one-off command on the host: the arguments are the command, run without a shell. */
-export function oneOffScript(c: SiteConfig, l: Layout, imageRef: string, appHash: string): string {
-  return [
-    "#!/bin/sh",
-    `# Managed by flagun-rosupod (pulumi). Runs COMMAND in a fresh container of the current version of ${c.serviceName},`,
-    "# with the app, its instance folder, settings, environment and secrets, as the service has them.",
-    "set -eu",
-    `[ $# -gt 0 ] || { echo "usage: $0 COMMAND [ARG...]   e.g. flask shell" >&2; exit 2; }`,
-    "tty=; if [ -t 0 ] && [ -t 1 ]; then tty=--tty; fi",
-    `exec ${containerRun(c, l, imageRef, appHash, "--rm --interactive $tty")} "$@"`,
-    "",
-  ].join("\n");
-}
-
 /** Log rotation: a user timer on the host runs logrotate inside the container (config from the config dir). */
 export function logrotateService(l: Layout): string {
   return [
@@ -262,17 +221,4 @@ export function logrotateTimer(l: Layout): string {
     "WantedBy=timers.target",
     "",
   ].join("\n");
-}
-
-/** Every unit file of a version of the site (lib/commands/deploy.ts installs them). */
-export function unitFiles(c: SiteConfig, l: Layout, u: UnitInputs): UnitFiles {
-  return {
-    quadlet: quadletUnit(c, l, u),
-    standby: quadletUnit(c, l, u, "standby"),
-    httpsSocket: socketUnit(c, l, "https"),
-    httpSocket: socketUnit(c, l, "http"),
-    logrotateService: logrotateService(l),
-    logrotateTimer: logrotateTimer(l),
-    oneOff: oneOffScript(c, l, u.imageRef, u.appHash),
-  };
 }

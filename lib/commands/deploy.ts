@@ -11,9 +11,11 @@
 // ports, new ports), the old unit stops, the sockets are (re)created and the unit starts on them: the one
 // switch with a gap. When the unit does not run at all (first install, stopped, failing), there is no
 // version to protect: no candidate, the unit starts on the new version and its health check reports.
+import { SiteConfig } from "../config";
 import { Layout } from "../layout";
-import { LISTEN_FDS_NOTE } from "../render";
+import { LISTEN_FDS_NOTE, UnitInputs, logrotateService, logrotateTimer, quadletUnit, socketUnit } from "../render";
 import { PARTIAL } from "./files";
+import { oneOffScript } from "./podman";
 import { BACKGROUND, Privilege, asUser, q, script, writeFile } from "../shell";
 
 export interface UnitFiles {
@@ -26,6 +28,19 @@ export interface UnitFiles {
   logrotateTimer: string;
   /** The operators' one-off command (Layout.oneOffScript), for the same version as the unit. */
   oneOff: string;
+}
+
+/** Every unit file of a version of the site, as deployUnit installs them. */
+export function unitFiles(c: SiteConfig, l: Layout, u: UnitInputs): UnitFiles {
+  return {
+    quadlet: quadletUnit(c, l, u),
+    standby: quadletUnit(c, l, u, "standby"),
+    httpsSocket: socketUnit(c, l, "https"),
+    httpSocket: socketUnit(c, l, "http"),
+    logrotateService: logrotateService(l),
+    logrotateTimer: logrotateTimer(l),
+    oneOff: oneOffScript(c, l, u.imageRef, u.appHash),
+  };
 }
 
 /** How long a new container may take to answer its health check (image start, app import, first request). */
@@ -82,7 +97,7 @@ export function switchFns(l: Layout): string[] {
   ];
 }
 
-/** The candidate: `run` is render.containerRun(…, "-d --replace --name <candidate>") of the new version. */
+/** The candidate: `run` is podman.containerRun(…, "-d --replace --name <candidate>") of the new version. */
 export function candidateCheck(l: Layout, run: string): string[] {
   const c = q(l.candidateName);
   return [
@@ -99,7 +114,7 @@ export function candidateCheck(l: Layout, run: string): string[] {
 
 /**
  * Install the unit files and switch to them (see the file comment), as the system user. `candidateRun`
- * starts the candidate (render.containerRun of the new version, detached, named Layout.candidateName).
+ * starts the candidate (podman.containerRun of the new version, detached, named Layout.candidateName).
  */
 export function deployUnit(p: Privilege, l: Layout, f: UnitFiles, candidateRun: string): string {
   return asUser(p, l.user, deployScript(l, f, candidateRun));

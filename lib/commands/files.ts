@@ -6,6 +6,7 @@
 // inside the user's trees is done as the user (runuser). Where root must still act there (destroy, a data
 // directory taken over again), it uses no-follow forms only, each with a comment saying why it is safe.
 import * as path from "path";
+import { INSTANCE_DIR } from "../hash";
 import { Layout, STAGE_ROOT } from "../layout";
 import { Privilege, asRoot, asUser, asUserFromRoot, q, script } from "../shell";
 import { MARK_FILE, claimDir, markedFn, ownershipFns } from "./ownership";
@@ -197,9 +198,6 @@ export function createStage(p: Privilege, stageDir: string, stage: string, subdi
 export function removeStage(p: Privilege, stage: string): string {
   return asRoot(p, `rm -rf ${q(stage)}`);
 }
-
-/** The app's top-level `instance/` (Flask's instance folder): a mount point of the data, never code. */
-export const INSTANCE_DIR = "instance";
 
 /** Where a release is built beside its final name (its name says which; never mounted). */
 export const PARTIAL = ".partial";

@@ -1,8 +1,9 @@
 // Preflight checks, the system user, its subordinate id ranges and linger: the host-level pieces.
 import { Privilege, asRoot, asUserFromRoot, q, script } from "../shell";
 import * as path from "path";
+import { USER_MARKER } from "../layout";
 import { checkStagePath, pathChain } from "./files";
-import { USER_MARKER, claimDir, ownershipFns } from "./ownership";
+import { claimDir, ownershipFns } from "./ownership";
 const SBIN_PATH = 'PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"';
 
 /** Read-only checks, run before anything changes, so a wrong host fails with one clear message. */

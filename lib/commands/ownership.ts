@@ -1,16 +1,11 @@
 // What is ours on a host, and how we prove it: the user carries our marker in its GECOS field, every
 // directory we create carries a marker file written at creation. Nothing that exists without our mark is
 // adopted (the ownership preflight refuses first), and `destroy` deletes only what is ours.
+import { USER_MARKER } from "../layout";
 import { Privilege, asRoot, q, script } from "../shell";
 
-export const USER_MARKER = "flagun-rosupod";
 /** Written into each directory we create (homeDir, installPath, logPath); root-owned, 0644. */
 export const MARK_FILE = ".flagun-rosupod";
-
-/** The mark of one site on a host: the GECOS text of its user and the content of its marker files. */
-export function markOf(serviceName: string): string {
-  return `${USER_MARKER} ${serviceName}`;
-}
 
 /**
  * The ids whose files are ours inside a directory of ours: the system user's own uid, and the

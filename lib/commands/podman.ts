@@ -1,6 +1,8 @@
-// The app secret and the image, as the system user's rootless Podman.
+// The app secret, the image and the site's containers, as the system user's rootless Podman.
 import * as path from "path";
+import { SiteConfig } from "../config";
 import { Layout } from "../layout";
+import { CONTAINER_UID, USER, USERNS, configVolume, containerSpec, logVolume } from "../render";
 import { BACKGROUND, Privilege, asRoot, asUser, asUserFromRoot, q, script } from "../shell";
 
 /** Store stdin as a Podman secret; prints the secret's id (not its value) so a new secret restarts the unit. */
@@ -52,9 +54,6 @@ export interface BuildArgs {
   offline: boolean;
 }
 
-/** The uid/gid the image's processes run as; the unit maps it to the system user (UserNS=keep-id). */
-export const CONTAINER_UID = 1000;
-
 /** How long a build waits for another build of the same site (e.g. one orphaned by a killed `pulumi up`). */
 export const BUILD_LOCK_WAIT_S = 1800;
 
@@ -97,4 +96,47 @@ export function buildImage(p: Privilege, l: Layout, b: BuildArgs): string {
       `rm -rf ${q(b.stage)}`,
     ),
   );
+}
+
+/** The user mapping and hardening of every `podman run` of the site (the unit says the same in Quadlet keys). */
+const RUN_HARDENING = `--userns ${q(USERNS)} --user ${q(USER)} --read-only --security-opt no-new-privileges --cap-drop all`;
+
+/**
+ * `podman run OPTIONS` of `imageRef` with the service's mounts (app version `appHash`), secrets and hardening,
+ * and no port: one-off commands (`--rm`, attached) and the deploy's candidate (`-d --name …`). No health-check
+ * timer: the caller decides when the container is done.
+ */
+export function containerRun(c: SiteConfig, l: Layout, imageRef: string, appHash: string, options = "--rm"): string {
+  const spec = containerSpec(c, l, appHash);
+  return [
+    `podman run ${options} --no-healthcheck`,
+    RUN_HARDENING,
+    ...spec.volumes.map((v) => `-v ${q(v)}`),
+    ...spec.secrets.map((s) => `--secret ${q(s)}`),
+    ...spec.env.map((e) => `-e ${q(e)}`),
+    q(imageRef),
+  ].join(" ");
+}
+
+/**
+ * `podman run` of a throw-away container that sees only the configuration (and the log directory nginx -t
+ * opens), with the service's user mapping and hardening and no network: the config check needs neither the
+ * app nor its secrets, so an app deploy does not change it.
+ */
+export function configCheckRun(l: Layout, imageRef: string): string {
+  return ["podman run --rm --no-healthcheck --network none", RUN_HARDENING, `-v ${q(configVolume(l))}`, `-v ${q(logVolume(l))}`, q(imageRef)].join(" ");
+}
+
+/** The operators' one-off command on the host: the arguments are the command, run without a shell. */
+export function oneOffScript(c: SiteConfig, l: Layout, imageRef: string, appHash: string): string {
+  return [
+    "#!/bin/sh",
+    `# Managed by flagun-rosupod (pulumi). Runs COMMAND in a fresh container of the current version of ${c.serviceName},`,
+    "# with the app, its instance folder, settings, environment and secrets, as the service has them.",
+    "set -eu",
+    `[ $# -gt 0 ] || { echo "usage: $0 COMMAND [ARG...]   e.g. flask shell" >&2; exit 2; }`,
+    "tty=; if [ -t 0 ] && [ -t 1 ]; then tty=--tty; fi",
+    `exec ${containerRun(c, l, imageRef, appHash, "--rm --interactive $tty")} "$@"`,
+    "",
+  ].join("\n");
 }

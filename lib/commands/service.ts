@@ -5,7 +5,7 @@ import { CONFIG_MOUNT } from "../render";
 import { BACKGROUND, Privilege, asRoot, asUser, asUserFromRoot, q, script } from "../shell";
 
 /**
- * Install the new configuration files only if they parse: `check` (render.configCheckRun of the version about
+ * Install the new configuration files only if they parse: `check` (podman.configCheckRun of the version about
  * to serve) runs flagun-check-config on them (nginx -t; gunicorn's settings validation) in a throw-away
  * container; a refusal fails `up` with nginx's or gunicorn's message and leaves the installed files, which the
  * running service (and its next reload) reads, as they were. With the service not running there is no version
@@ -66,7 +66,7 @@ export function reloadScript(l: Layout): string {
 export const INIT_DONE = ".flagun-init-done";
 
 /**
- * The release command: `run` (a one-off `podman run` of the new version, see render.containerRun) with `argv`,
+ * The release command: `run` (a one-off `podman run` of the new version, see podman.containerRun) with `argv`,
  * before the new version serves. Its output is the resource's; a failure fails `up` before the unit or the
  * reload, so the running version keeps serving. `initArgv` runs first, the same way, only while the data was
  * never initialised: no INIT_DONE marker and an empty instance folder (a site that already holds data, e.g.

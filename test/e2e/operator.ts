@@ -1,4 +1,4 @@
-// Issue "README and operator experience": the README's "Use it on your server" block and its operator
+// The README's "Use it on your server" block and its operator
 // commands run as written, by the pulumi CLI in a shell, against the test VM. Only the placeholders
 // (address, port, admin user, host key) are replaced, and only the test host's needs are added (free
 // forwarded ports, the offline base image, this machine's CA bundle), so a README edit that breaks the

@@ -1,4 +1,4 @@
-// Issue "Prove it", end to end on one VM and one main stack; step names carry the issue's item numbers:
+// The README's "Proven: robustness and security" table, end to end on one VM and one main stack; step names carry its row numbers:
 //   3. hostile config (>= 25 values) rejected at preview, naming the key, with no SSH session on the host;
 //   9. ownership: existing directories and a user we did not create refuse `up` (data intact, nothing created);
 //   4. host identity: unreachable host, wrong SSH key, wrong pinned host key, no Podman, Podman < 4.4;

@@ -122,7 +122,7 @@ export async function siteChecks(t: TestContext, { host, s, out, ports, user }: 
     assert.equal((await sh(host, `${asUserPrefix(user, uid)} podman ps -a --format '{{.Names}}'`)).trim(), "flagun-web");
   });
 
-  await t.test("container: supervised, hardened, logs rotated (issue: The container)", async (t2) => {
+  await t.test("container: supervised, hardened, logs rotated", async (t2) => {
     const uid = out.hosts.value.vm.uid;
     const u = asUserPrefix(user, uid);
     const serving = async () => (await httpsGet(url, out.certificatePem.value).catch(() => ({ status: 0 }))).status === 200;

@@ -13,7 +13,8 @@ import { layoutOf } from "../../lib/layout";
 import { createDirs, deleteDirs, installRelease } from "../../lib/commands/files";
 import { MARK_FILE } from "../../lib/commands/ownership";
 import { releaseCommand } from "../../lib/commands/service";
-import { appSettings, containerRun, oneOffScript, quadletUnit } from "../../lib/render";
+import { containerRun, oneOffScript } from "../../lib/commands/podman";
+import { appSettings, quadletUnit } from "../../lib/render";
 import { operatorCommands } from "../../lib/operator";
 import { appHash } from "../../lib/hash";
 

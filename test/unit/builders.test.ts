@@ -13,7 +13,9 @@ import * as service from "../../lib/commands/service";
 import * as deploy from "../../lib/commands/deploy";
 import { parseConfig } from "../../lib/config";
 import { layoutOf } from "../../lib/layout";
-import { HEALTH_SOCKET, configCheckRun, containerRun, quadletUnit, renderTemplate, socketUnit, templateValues, unitFiles } from "../../lib/render";
+import { unitFiles } from "../../lib/commands/deploy";
+import { configCheckRun, containerRun } from "../../lib/commands/podman";
+import { HEALTH_SOCKET, quadletUnit, renderTemplate, socketUnit, templateValues } from "../../lib/render";
 import { projectRoot } from "../../lib/repo";
 
 const p = { adminUser: "deploy" };

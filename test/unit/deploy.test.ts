@@ -7,10 +7,10 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { deployScript, pruneReleases, RELEASES_KEPT } from "../../lib/commands/deploy";
+import { deployScript, pruneReleases, RELEASES_KEPT, unitFiles } from "../../lib/commands/deploy";
+import { containerRun } from "../../lib/commands/podman";
 import { parseConfig } from "../../lib/config";
 import { layoutOf } from "../../lib/layout";
-import { containerRun, unitFiles } from "../../lib/render";
 
 interface World {
   /** Which units `systemctl is-active` reports active. */

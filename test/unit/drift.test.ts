@@ -7,11 +7,10 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { unitPaths } from "../../lib/commands/deploy";
+import { unitFiles, unitPaths } from "../../lib/commands/deploy";
 import { Expected, bump, findDrift, probe, probeScript, repairCount, withRepair } from "../../lib/commands/drift";
 import { parseConfig } from "../../lib/config";
 import { layoutOf } from "../../lib/layout";
-import { unitFiles } from "../../lib/render";
 import { expectedState } from "../../components/hostState";
 
 const SECRET_IDS = { "flagun-web-secret-key": "5e1f0c2a9b" };
