@@ -1,7 +1,12 @@
-// The pure parts of bench/run.ts: wrk's output, the cold up's phases by resource name, a failed up's summary.
+// The pure parts of the bench: wrk's output, the cold up's phases by resource name, a failed up's summary,
+// the stack's resources per host.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { failureSummary, medianRun, parseWrk, phaseOf, roundRatios } from "../../bench/run";
+import { phaseOf } from "../../bench/cold";
+import { resourcesPerHost } from "../../bench/converge";
+import { failureSummary } from "../../bench/deploys";
+import { StateResource } from "../../bench/floor";
+import { medianRun, parseWrk, roundRatios } from "../../bench/serving";
 
 const WRK_OUT = `Running 10s test @ https://127.0.0.1:8443/
   1 threads and 8 connections
@@ -108,4 +113,23 @@ test("roundRatios: each round's rate over its base round's, and their median", (
   assert.deepEqual(roundRatios([run(3)], [run(4)]), { median: 0.75, rounds: [0.75] });
   // An even count: the mean of the two middle rounds, as every other median of the bench.
   assert.deepEqual(roundRatios([run(55), run(78), run(50), run(72), run(79), run(74)], Array(6).fill(run(100))), { median: 0.73, rounds: [0.55, 0.78, 0.5, 0.72, 0.79, 0.74] });
+});
+
+test("resourcesPerHost: each host's Site and everything under it; the stack, providers and fleet-wide resources are no host's", () => {
+  const urn = (type: string, name: string) => `urn:pulumi:s::p::${type}::${name}`;
+  const stack = urn("pulumi:pulumi:Stack", "p-s");
+  const site = (host: string) => urn("flagun:site:Site", host);
+  const files = urn("flagun:site:Site$flagun:site:SiteFiles", "web2-files");
+  const state: StateResource[] = [
+    { urn: stack, type: "pulumi:pulumi:Stack", custom: false },
+    { urn: urn("pulumi:providers:command", "default_1_2_1"), type: "pulumi:providers:command", custom: true },
+    { urn: urn("random:index/randomPassword:RandomPassword", "app-secret-key"), type: "random:index/randomPassword:RandomPassword", custom: true, parent: stack },
+    { urn: site("web1"), type: "flagun:site:Site", custom: false, parent: stack },
+    { urn: urn("command:remote:Command", "web1-user"), type: "command:remote:Command", custom: true, parent: site("web1") },
+    { urn: site("web2"), type: "flagun:site:Site", custom: false, parent: stack },
+    { urn: files, type: "flagun:site:SiteFiles", custom: false, parent: site("web2") },
+    { urn: urn("command:remote:Command", "web2-dirs"), type: "command:remote:Command", custom: true, parent: files },
+    { urn: urn("command:remote:Command", "web2-user"), type: "command:remote:Command", custom: true, parent: site("web2") },
+  ];
+  assert.deepEqual(resourcesPerHost(state), { web1: 2, web2: 4 });
 });
