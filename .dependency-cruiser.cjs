@@ -10,8 +10,8 @@ const LAYERS = [
   { name: "layout", paths: ["^lib/(layout|hash)\\.ts$"] },
   // Pure builders of remote commands, and the file texts they install (templates, units).
   { name: "commands", paths: ["^lib/commands/(?!drift\\.ts$)[^/]+\\.ts$", "^lib/(render|operator)\\.ts$"] },
-  // What a refresh reads on a host and compares with the declared state.
-  { name: "drift", paths: ["^lib/commands/drift\\.ts$"] },
+  // What a refresh reads on a host and compares with the declared state; the repair kinds and token.
+  { name: "drift", paths: ["^lib/commands/drift\\.ts$", "^lib/drift\\.ts$"] },
   // The Pulumi components that wire the commands to hosts.
   { name: "components", paths: ["^components/[^/]+\\.ts$"] },
   // The Pulumi program.

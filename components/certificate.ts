@@ -6,8 +6,8 @@ import * as tls from "@pulumi/tls";
 import { writeFromStdin } from "../lib/commands/files";
 import { isIp } from "../lib/config";
 import { TLS_FILES } from "../lib/layout";
+import { Repair } from "../lib/drift";
 import { HostContext, hostCommand } from "./context";
-import { RepairsInput, repaired } from "./hostState";
 
 export interface CertificateArgs {
   /** Names the certificate covers: DNS names and IPs mixed; split here. */
@@ -15,7 +15,6 @@ export interface CertificateArgs {
   provided?: { certPem: pulumi.Input<string>; keyPem: pulumi.Output<string> };
   /** The tls directory must exist first. */
   after: pulumi.Resource[];
-  repairs?: RepairsInput;
 }
 
 export class Certificate extends pulumi.ComponentResource {
@@ -54,8 +53,8 @@ export class Certificate extends pulumi.ComponentResource {
     this.notAfter = x509.apply((c) => new Date(c.validTo).toISOString());
     const tlsDir = ctx.layout.tlsDir;
     this.files = [
-      hostCommand(ctx, this, "tls-cert-file", { create: repaired(writeFromStdin(ctx.priv, ctx.layout.user, `${tlsDir}/${TLS_FILES.cert}`, "0644"), args.repairs, [TLS_FILES.cert]), stdin: this.certPem }, { dependsOn: args.after }),
-      hostCommand(ctx, this, "tls-key-file", { create: repaired(writeFromStdin(ctx.priv, ctx.layout.user, `${tlsDir}/${TLS_FILES.key}`, "0600"), args.repairs, [TLS_FILES.key]), stdin: keyPem }, { dependsOn: args.after }),
+      hostCommand(ctx, this, "tls-cert-file", { create: writeFromStdin(ctx.priv, ctx.layout.user, `${tlsDir}/${TLS_FILES.cert}`, "0644"), stdin: this.certPem, repairs: [Repair.TlsCert] }, { dependsOn: args.after }),
+      hostCommand(ctx, this, "tls-key-file", { create: writeFromStdin(ctx.priv, ctx.layout.user, `${tlsDir}/${TLS_FILES.key}`, "0600"), stdin: keyPem, repairs: [Repair.TlsKey] }, { dependsOn: args.after }),
     ];
     this.registerOutputs({ fingerprint: this.fingerprint, notAfter: this.notAfter });
   }

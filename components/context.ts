@@ -1,7 +1,9 @@
-// What every per-host component needs: how to reach the host and where things live on it.
+// What every per-host component needs: how to reach the host, where things live on it, and the drift
+// repairs its commands carry.
 import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 import { HostConfig, SiteConfig } from "../lib/config";
+import { RepairKinds, RepairsInput, repaired } from "../lib/drift";
 import { Layout } from "../lib/layout";
 import { Privilege } from "../lib/shell";
 
@@ -11,6 +13,8 @@ export interface HostContext {
   layout: Layout;
   priv: Privilege;
   connection: types.input.remote.ConnectionArgs;
+  /** The host's HostState counters (Site adds them once it exists); absent, no command carries a repair token. */
+  repairs?: RepairsInput;
 }
 
 export function connectionFor(host: HostConfig, privateKey: pulumi.Output<string> | undefined): types.input.remote.ConnectionArgs {
@@ -32,6 +36,8 @@ export interface CommandSpec {
   delete?: pulumi.Input<string>;
   stdin?: pulumi.Input<string>;
   triggers?: pulumi.Input<any[]>;
+  /** The drift repair kinds it repairs: its create carries their repair token (lib/drift.ts repaired). */
+  repairs?: RepairKinds;
 }
 
 /** One remote command on the host, as a child of `parent`. */
@@ -42,9 +48,10 @@ export function hostCommand(
   spec: CommandSpec,
   opts: pulumi.CustomResourceOptions = {},
 ): remote.Command {
+  const { repairs, ...args } = spec;
   return new remote.Command(
     `${ctx.host.name}-${name}`,
-    { connection: ctx.connection, addPreviousOutputInEnv: false, ...spec },
+    { connection: ctx.connection, addPreviousOutputInEnv: false, ...args, ...(repairs ? { create: repaired(args.create, ctx.repairs, repairs) } : {}) },
     { parent, ...opts },
   );
 }

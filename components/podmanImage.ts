@@ -7,58 +7,80 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { buildImage, loadBaseArchive, removeImage } from "../lib/commands/podman";
 import { cachedFileHash, hashParts, short } from "../lib/hash";
-import { BASE_IMAGE, IMAGE } from "../lib/commands/drift";
+import { SiteConfig } from "../lib/config";
+import { Repair } from "../lib/drift";
+import { Layout } from "../lib/layout";
 import { HostContext, hostCommand } from "./context";
-import { RepairsInput, repaired } from "./hostState";
 import { UploadEntry, hashedFileAsset, upload } from "./upload";
 
 /** The build context's app-requirements.txt for an app without a requirements.txt. */
 const NO_APP_REQUIREMENTS = "# the app has no requirements.txt\n";
 
+/**
+ * The image a site declares, named by the hash of what its build uses: known before any resource, as
+ * HostState, created before PodmanImage, expects it (components/site.ts).
+ */
+export interface ImageDecl {
+  tag: string;
+  ref: string;
+  /** The image it is built on: `baseImage`, or the one loaded from `baseImageArchive`. */
+  baseImage: string;
+  /** With `baseImageArchive`: the archive's hash (baseImage is then the image it loads). */
+  archiveHash?: string;
+  appRequirementsText: string;
+}
+
+export function imageDecl(site: SiteConfig, l: Layout, repoDir: string): ImageDecl {
+  const repo = (p: string) => path.join(repoDir, p);
+  let baseImage = site.baseImage;
+  let archiveHash: string | undefined;
+  if (site.baseImageArchive) {
+    // Both hashes of the archive (this tag and the engine's, hashedFileAsset) come from the disk cache while it is unchanged.
+    archiveHash = short(cachedFileHash("base-image-tag", site.baseImageArchive, (file) => hashParts([{ name: "base", file }])));
+    baseImage = `localhost/flagun-base:${archiveHash}`;
+  }
+  const ca = site.buildCaBundle;
+  const appRequirements = path.join(site.appDir, "requirements.txt");
+  const appRequirementsText = fs.existsSync(appRequirements) ? fs.readFileSync(appRequirements, "utf8") : NO_APP_REQUIREMENTS;
+  const tag = short(
+    hashParts([
+      { name: "Containerfile", file: repo("Containerfile") },
+      { name: "container", dir: repo("container") },
+      { name: "requirements", file: repo("config/requirements.txt") },
+      { name: "app-requirements", text: appRequirementsText },
+      { name: "ca", text: ca ? hashParts([{ name: "ca", file: ca }]) : "" },
+      { name: "base", text: baseImage },
+    ]),
+  );
+  return { tag, ref: `${l.image}:${tag}`, baseImage, archiveHash, appRequirementsText };
+}
+
 export class PodmanImage extends pulumi.ComponentResource {
   readonly imageRef: string;
-  /** The base image loaded from `baseImageArchive`, when there is one. */
-  readonly baseArchiveImage?: string;
   readonly ready: pulumi.Resource;
 
-  constructor(name: string, ctx: HostContext, args: { repoDir: string; after: pulumi.Resource[]; repairs?: RepairsInput }, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, ctx: HostContext, args: { repoDir: string; image: ImageDecl; after: pulumi.Resource[] }, opts?: pulumi.ComponentResourceOptions) {
     super("flagun:site:PodmanImage", name, {}, opts);
     const { site, layout: l, priv } = ctx;
     const repo = (p: string) => path.join(args.repoDir, p);
+    const { tag, baseImage, archiveHash, appRequirementsText } = args.image;
     let after = args.after;
-    let baseImage = site.baseImage;
 
-    if (site.baseImageArchive) {
-      // Both hashes of the archive (this tag and the engine's, hashedFileAsset) come from the disk cache while it is unchanged.
-      const baseHash = short(cachedFileHash("base-image-tag", site.baseImageArchive, (file) => hashParts([{ name: "base", file }])));
-      baseImage = this.baseArchiveImage = `localhost/flagun-base:${baseHash}`;
-      const stage = `${l.stageDir}/base-${baseHash}`;
-      const base = { repairs: args.repairs, kinds: [BASE_IMAGE] };
-      const copies = upload(ctx, this, "base", stage, [{ at: "base.tar", source: hashedFileAsset(site.baseImageArchive) }], [], after, base);
+    if (site.baseImageArchive && archiveHash) {
+      const stage = `${l.stageDir}/base-${archiveHash}`;
+      const copies = upload(ctx, this, "base", stage, [{ at: "base.tar", source: hashedFileAsset(site.baseImageArchive) }], [], after, [Repair.BaseImage]);
       const load = hostCommand(
         ctx,
         this,
         "base-image",
-        { create: repaired(loadBaseArchive(priv, l.user, `${stage}/base.tar`, baseImage), base.repairs, base.kinds), delete: removeImage(priv, l.user, baseImage), triggers: [baseImage] },
+        { create: loadBaseArchive(priv, l.user, `${stage}/base.tar`, baseImage), delete: removeImage(priv, l.user, baseImage), triggers: [baseImage], repairs: [Repair.BaseImage] },
         { dependsOn: copies },
       );
       after = [load];
     }
 
     const ca = site.buildCaBundle;
-    const appRequirements = path.join(site.appDir, "requirements.txt");
-    const appRequirementsText = fs.existsSync(appRequirements) ? fs.readFileSync(appRequirements, "utf8") : NO_APP_REQUIREMENTS;
-    const tag = short(
-      hashParts([
-        { name: "Containerfile", file: repo("Containerfile") },
-        { name: "container", dir: repo("container") },
-        { name: "requirements", file: repo("config/requirements.txt") },
-        { name: "app-requirements", text: appRequirementsText },
-        { name: "ca", text: ca ? hashParts([{ name: "ca", file: ca }]) : "" },
-        { name: "base", text: baseImage },
-      ]),
-    );
-    this.imageRef = `${l.image}:${tag}`;
+    this.imageRef = args.image.ref;
     const stage = `${l.stageDir}/build-${tag}`;
     const entries: UploadEntry[] = [
       { at: "Containerfile", source: new pulumi.asset.FileAsset(repo("Containerfile")) },
@@ -67,16 +89,16 @@ export class PodmanImage extends pulumi.ComponentResource {
       { at: "app-requirements.txt", source: new pulumi.asset.StringAsset(appRequirementsText) },
       { at: "build-ca.pem", source: ca ? new pulumi.asset.FileAsset(ca) : new pulumi.asset.StringAsset("# no extra CA bundle for builds (config: buildCaBundle)\n") },
     ];
-    const build = { repairs: args.repairs, kinds: [IMAGE] };
-    const copies = upload(ctx, this, "build", stage, entries, ["config"], after, build);
+    const copies = upload(ctx, this, "build", stage, entries, ["config"], after, [Repair.Image]);
     this.ready = hostCommand(
       ctx,
       this,
       "image",
       {
-        create: repaired(buildImage(priv, l, { stage, ref: this.imageRef, baseImage, offline: site.baseImageArchive !== undefined }), build.repairs, build.kinds),
+        create: buildImage(priv, l, { stage, ref: this.imageRef, baseImage, offline: site.baseImageArchive !== undefined }),
         delete: removeImage(priv, l.user, this.imageRef),
         triggers: [this.imageRef],
+        repairs: [Repair.Image],
       },
       // New tag: build the new image, switch the unit to it, and only then remove the old one.
       { dependsOn: copies, customTimeouts: { create: "60m" } },

@@ -9,12 +9,13 @@ import { AppSecret } from "./appSecret";
 import { Certificate } from "./certificate";
 import { HostConnection } from "./connection";
 import { HostContext, connectionFor } from "./context";
-import { HostState, expectedState } from "./hostState";
+import { expectedState } from "../lib/commands/drift";
+import { HostState } from "./hostState";
 import { Linger } from "./linger";
-import { PodmanImage } from "./podmanImage";
+import { PodmanImage, imageDecl } from "./podmanImage";
 import { PublicPorts } from "./publicPorts";
 import { redirectedPorts } from "../lib/commands/ports";
-import { SiteFiles } from "./siteFiles";
+import { SiteFiles, renderConfigFiles, settingsHash } from "./siteFiles";
 import { SubIdRange } from "./subIds";
 import { SystemUser } from "./systemUser";
 import { WebService } from "./webService";
@@ -60,7 +61,7 @@ export class Site extends pulumi.ComponentResource {
   constructor(name: string, args: SiteArgs, opts?: pulumi.ComponentResourceOptions) {
     super("flagun:site:Site", name, {}, opts);
     const { host, site } = args;
-    const ctx: HostContext = {
+    const hostCtx: HostContext = {
       host,
       site,
       layout: layoutOf(site),
@@ -69,16 +70,26 @@ export class Site extends pulumi.ComponentResource {
     };
     const child = { parent: this };
     const app = appHash(site.appDir);
-    const connection = new HostConnection(`${name}-connection`, ctx, { deployFingerprint: deployFingerprint(site, args.repoDir, app) }, child);
-    const user = new SystemUser(`${name}-user`, ctx, [connection.ready], child);
-    const subIds = new SubIdRange(`${name}-subids`, ctx, [user.ready], child);
-    const linger = new Linger(`${name}-linger`, ctx, [subIds.ready], child);
-    // Read by `pulumi refresh` only; its repairs re-run what drifted (README Operations; docs/architecture.md, Drift repair).
-    const state = new HostState(`${name}-state`, ctx, child);
-    const repairs = state.repairs;
+    const connection = new HostConnection(`${name}-connection`, hostCtx, { deployFingerprint: deployFingerprint(site, args.repoDir, app) }, child);
+    const user = new SystemUser(`${name}-user`, hostCtx, [connection.ready], child);
+    const subIds = new SubIdRange(`${name}-subids`, hostCtx, [user.ready], child);
+    const linger = new Linger(`${name}-linger`, hostCtx, [subIds.ready], child);
     const names = certificateNames(host, site);
-    const files = new SiteFiles(`${name}-files`, ctx, { repoDir: args.repoDir, appHash: app, serverNames: names.filter((n) => !/^[0-9.:]+$/.test(n)), after: [linger.ready], repairs }, child);
-    const cert = new Certificate(`${name}-cert`, ctx, { names, provided: args.providedTls, after: [files.dirs], repairs }, child);
+    const configFiles = renderConfigFiles(site, args.repoDir, names.filter((n) => !/^[0-9.:]+$/.test(n)));
+    const imageSpec = imageDecl(site, hostCtx.layout, args.repoDir);
+    // Read by `pulumi refresh` only; its repairs re-run what drifted (README Operations; docs/architecture.md,
+    // Drift repair). Created before the components it describes: the commands that repair drift take its
+    // counters as an input (so they depend on it), which needs it to exist; what it expects is what they
+    // are given below.
+    const state = new HostState(
+      `${name}-state`,
+      hostCtx,
+      expectedState(site, hostCtx.layout, { imageRef: imageSpec.ref, baseImage: imageSpec.archiveHash && imageSpec.baseImage, appHash: app, settingsHash: settingsHash(configFiles), configFiles }),
+      child,
+    );
+    const ctx: HostContext = { ...hostCtx, repairs: state.repairs };
+    const files = new SiteFiles(`${name}-files`, ctx, { appHash: app, configFiles, after: [linger.ready] }, child);
+    const cert = new Certificate(`${name}-cert`, ctx, { names, provided: args.providedTls, after: [files.dirs] }, child);
     const secret = new AppSecret(`${name}-secret`, ctx, { podmanName: ctx.layout.secretName, resourceName: "app-secret", value: args.appSecret, after: [linger.ready] }, child);
     const envSecrets = site.appSecretNames.map(
       (n) =>
@@ -98,7 +109,7 @@ export class Site extends pulumi.ComponentResource {
     const secretIds = pulumi
       .all(allSecrets.map((s) => s.secretId))
       .apply((ids) => Object.fromEntries(ids.map((id, i) => [i === 0 ? ctx.layout.secretName : ctx.layout.envSecretName(site.appSecretNames[i - 1]), id])));
-    const image = new PodmanImage(`${name}-image`, ctx, { repoDir: args.repoDir, after: [linger.ready, files.dirs], repairs }, child);
+    const image = new PodmanImage(`${name}-image`, ctx, { repoDir: args.repoDir, image: imageSpec, after: [linger.ready, files.dirs] }, child);
     const ports = redirectedPorts(site).length > 0 ? [new PublicPorts(`${name}-ports`, ctx, [linger.ready], child).ready] : [];
     const service = new WebService(
       `${name}-service`,
@@ -114,11 +125,9 @@ export class Site extends pulumi.ComponentResource {
         image: image.ready,
         switchAfter: args.switchAfter,
         publicPorts: ports,
-        repairs,
       },
       child,
     );
-    state.describe(expectedState(site, ctx.layout, { imageRef: image.imageRef, baseImage: image.baseArchiveImage, appHash: files.appHash, settingsHash: files.settingsHash, configFiles: files.configFiles }));
 
     const address = host.address.includes(":") ? `[${host.address}]` : host.address;
     this.url = `https://${address}${site.httpsPort === 443 ? "" : `:${site.httpsPort}`}/`;

@@ -6,18 +6,43 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { createDirs, deleteDirs, installRelease, writeFromStdin } from "../lib/commands/files";
 import { hashParts, short } from "../lib/hash";
+import { SiteConfig } from "../lib/config";
+import { fileRepair } from "../lib/drift";
 import { APP_SETTINGS_FILE, appSettings, renderTemplate, templateValues } from "../lib/render";
 import { HostContext, hostCommand } from "./context";
-import { RepairsInput, repaired } from "./hostState";
 import { upload } from "./upload";
 
 export const CONFIG_TEMPLATES = ["nginx.conf", "gunicorn.conf.py", "logrotate.conf"];
-/** The files WebService installs into the config directory (each one a drift repair kind, see HostState). */
+/** The files WebService installs into the config directory (each one a drift repair kind, lib/drift.ts). */
 export const CONFIG_FILES = [...CONFIG_TEMPLATES, APP_SETTINGS_FILE];
 /** What nginx reloads (with the certificate). */
 export const NGINX_CONF = "nginx.conf";
 /** What gunicorn and the app read only when the container starts: a change is a switch. */
 export const START_FILES = ["gunicorn.conf.py", APP_SETTINGS_FILE];
+
+/** The declared text of each of CONFIG_FILES. */
+export type ConfigFiles = { file: string; text: string }[];
+
+/**
+ * The config files rendered for a site: known before any resource, as HostState, created before SiteFiles,
+ * expects them (components/site.ts).
+ */
+export function renderConfigFiles(site: SiteConfig, repoDir: string, serverNames: string[]): ConfigFiles {
+  const values = templateValues(site, serverNames);
+  return [
+    ...CONFIG_TEMPLATES.map((f) => ({ file: f, text: renderTemplate(f, fs.readFileSync(path.join(repoDir, "config", `${f}.tmpl`), "utf8"), values) })),
+    { file: APP_SETTINGS_FILE, text: appSettings(site) },
+  ];
+}
+
+/** Hash of what gunicorn and the app read only at start (SiteFiles.settingsHash). */
+export function settingsHash(files: ConfigFiles): string {
+  return hashOf(files, START_FILES);
+}
+
+function hashOf(rendered: ConfigFiles, files: string[]): string {
+  return hashParts(rendered.filter((r) => files.includes(r.file)).map((r) => ({ name: r.file, text: r.text })));
+}
 
 export class SiteFiles extends pulumi.ComponentResource {
   /** Ready once the directories exist: certificates and secrets are written after this. */
@@ -33,10 +58,7 @@ export class SiteFiles extends pulumi.ComponentResource {
   readonly nginxConfHash: string;
   /** Resources whose completion means app code and config are in place. */
   readonly ready: pulumi.Resource[];
-  /** The declared text of each of CONFIG_FILES. */
-  readonly configFiles: { file: string; text: string }[];
-
-  constructor(name: string, ctx: HostContext, args: { repoDir: string; /** lib/hash appHash of site.appDir. */ appHash: string; serverNames: string[]; after: pulumi.Resource[]; repairs?: RepairsInput }, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, ctx: HostContext, args: { /** lib/hash appHash of site.appDir. */ appHash: string; configFiles: ConfigFiles; after: pulumi.Resource[] }, opts?: pulumi.ComponentResourceOptions) {
     super("flagun:site:SiteFiles", name, {}, opts);
     const { site, layout: l, priv } = ctx;
     const installPath = site.installPath;
@@ -56,25 +78,16 @@ export class SiteFiles extends pulumi.ComponentResource {
       { dependsOn: copies },
     );
 
-    const values = templateValues(site, args.serverNames);
-    const settings = appSettings(site);
-    const rendered = (this.configFiles = [
-      ...CONFIG_TEMPLATES.map((f) => ({
-        file: f,
-        text: renderTemplate(f, fs.readFileSync(path.join(args.repoDir, "config", `${f}.tmpl`), "utf8"), values),
-      })),
-      { file: APP_SETTINGS_FILE, text: settings },
-    ]);
+    const rendered = args.configFiles;
     this.configHash = hashParts(rendered.map((r) => ({ name: r.file, text: r.text })));
-    const hashOf = (files: string[]) => hashParts(rendered.filter((r) => files.includes(r.file)).map((r) => ({ name: r.file, text: r.text })));
-    this.settingsHash = hashOf(START_FILES);
-    this.nginxConfHash = hashOf([NGINX_CONF]);
+    this.settingsHash = settingsHash(rendered);
+    this.nginxConfHash = hashOf(rendered, [NGINX_CONF]);
     const configs = rendered.map((r) =>
       hostCommand(
         ctx,
         this,
         `config-${r.file.replace(/\./g, "-")}`,
-        { create: repaired(writeFromStdin(priv, l.user, `${l.configStageDir}/${r.file}`, "0640"), args.repairs, [r.file]), stdin: r.text },
+        { create: writeFromStdin(priv, l.user, `${l.configStageDir}/${r.file}`, "0640"), stdin: r.text, repairs: [fileRepair(r.file)] },
         { dependsOn: this.dirs },
       ),
     );

@@ -4,8 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
 import { createStage, removeStage } from "../lib/commands/files";
 import { fileSha256 } from "../lib/hash";
+import { Repair, repairTriggers } from "../lib/drift";
 import { HostContext, hostCommand } from "./context";
-import { RepairsInput, repairTriggers, repaired } from "./hostState";
 
 export interface UploadEntry {
   /** Path inside the stage: a file name, or the directory name a FileArchive lands under. */
@@ -29,8 +29,8 @@ export function upload(
   entries: UploadEntry[],
   subdirs: string[],
   dependsOn: pulumi.Input<pulumi.Resource>[],
-  /** Drift repairs that need this upload again (what it feeds consumes and removes the stage). */
-  repair?: { repairs: RepairsInput; kinds: string[] },
+  /** The drift repair kinds that need this upload again (what it feeds consumes and removes the stage). */
+  repairs?: Repair[],
 ): pulumi.Resource[] {
   const dir = hostCommand(
     ctx,
@@ -38,9 +38,10 @@ export function upload(
     `${name}-stage`,
     // The stage path carries the content hash: a new hash replaces the stage (create new, delete old).
     {
-      create: repaired(createStage(ctx.priv, ctx.layout.stageDir, stage, subdirs), repair?.repairs, repair?.kinds ?? []),
+      create: createStage(ctx.priv, ctx.layout.stageDir, stage, subdirs),
       delete: removeStage(ctx.priv, stage),
       triggers: [stage],
+      repairs,
     },
     { dependsOn },
   );
@@ -54,7 +55,7 @@ export function upload(
           source: e.source,
           remotePath: e.source instanceof pulumi.asset.FileArchive ? stage : `${stage}/${e.at}`,
           // A replacement copies again; deleting a copy changes nothing on the host.
-          triggers: repair && repairTriggers(repair.repairs, repair.kinds),
+          triggers: repairs && repairTriggers(ctx.repairs, repairs),
         },
         { parent, dependsOn: [dir] },
       ),

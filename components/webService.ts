@@ -6,12 +6,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { deployUnit, removeUnit, unitFiles } from "../lib/commands/deploy";
 import { configCheckRun, containerRun } from "../lib/commands/podman";
 import { configInstall, healthGate, releaseCommand, reloadService } from "../lib/commands/service";
-import { TLS_FILES } from "../lib/layout";
+import { Repair, fileRepair } from "../lib/drift";
 import { q } from "../lib/shell";
-import { UNIT } from "../lib/commands/drift";
 import { HostContext, hostCommand } from "./context";
-import { RepairsInput, repaired } from "./hostState";
-import { CONFIG_FILES, NGINX_CONF, START_FILES } from "./siteFiles";
+import { CONFIG_FILES, START_FILES } from "./siteFiles";
 
 export interface WebServiceArgs {
   imageRef: string;
@@ -32,8 +30,6 @@ export interface WebServiceArgs {
   switchAfter?: pulumi.Resource[];
   /** What must be in place before the health gate asks the public port (the redirect of a port below 1024). */
   publicPorts?: pulumi.Resource[];
-  /** Drift repairs (HostState): config files, certificate files and the unit re-run the steps that install them. */
-  repairs?: RepairsInput;
 }
 
 export class WebService extends pulumi.ComponentResource {
@@ -55,7 +51,7 @@ export class WebService extends pulumi.ComponentResource {
       ctx,
       this,
       "config-install",
-      { create: repaired(configInstall(priv, l, configCheckRun(l, args.imageRef)), args.repairs, CONFIG_FILES), triggers: [args.configHash] },
+      { create: configInstall(priv, l, configCheckRun(l, args.imageRef)), triggers: [args.configHash], repairs: CONFIG_FILES.map(fileRepair) },
       { dependsOn: before },
     );
 
@@ -73,7 +69,7 @@ export class WebService extends pulumi.ComponentResource {
           ),
         ]
       : [];
-    const reload = hostCommand(ctx, this, "reload", { create: repaired(reloadService(priv, l), args.repairs, [NGINX_CONF, TLS_FILES.cert, TLS_FILES.key]), triggers: args.reloadTriggers }, { dependsOn: [...before, config, ...release] });
+    const reload = hostCommand(ctx, this, "reload", { create: reloadService(priv, l), triggers: args.reloadTriggers, repairs: [Repair.NginxConf, Repair.TlsCert, Repair.TlsKey] }, { dependsOn: [...before, config, ...release] });
     const files = args.secretIds.apply((secretIds) => unitFiles(site, l, { imageRef: args.imageRef, appHash: args.appHash, secretIds, settingsHash: args.settingsHash }));
     // Its own log file (not the journal, which the system user may not read): its failure shows its output.
     const candidate = containerRun(site, l, args.imageRef, args.appHash, `-d --replace --name ${q(l.candidateName)} --log-driver k8s-file`);
@@ -82,7 +78,7 @@ export class WebService extends pulumi.ComponentResource {
       this,
       "unit",
       // A drifted gunicorn.conf.py or app settings file, rewritten by config-install, is loaded by a switch.
-      { create: repaired(files.apply((f) => deployUnit(priv, l, f, candidate)), args.repairs, [UNIT, ...START_FILES]), delete: removeUnit(priv, l) },
+      { create: files.apply((f) => deployUnit(priv, l, f, candidate)), delete: removeUnit(priv, l), repairs: [Repair.Unit, ...START_FILES.map(fileRepair)] },
       { dependsOn: [...before, config, reload, ...release], customTimeouts: { create: "30m" } },
     );
     const unitHash = files.apply((f) => crypto.createHash("sha256").update(JSON.stringify(f)).digest("hex"));
@@ -90,7 +86,7 @@ export class WebService extends pulumi.ComponentResource {
       ctx,
       this,
       "health",
-      { create: repaired(healthGate(priv, l, site.httpsPort, site.healthPath), args.repairs, "all"), triggers: [unitHash, ...args.reloadTriggers] },
+      { create: healthGate(priv, l, site.httpsPort, site.healthPath), triggers: [unitHash, ...args.reloadTriggers], repairs: "all" },
       { dependsOn: [unit, reload, ...(args.publicPorts ?? [])] },
     );
     this.gate = gate;

@@ -1,17 +1,23 @@
 // Drift: what `pulumi refresh` (and `pulumi up --refresh`) reads on the host, and how it is compared with
-// what the program declares. The probe only reads; the comparison names each drifted item with the kind of
-// repair it needs, and the components append a repair token to the create scripts of exactly the commands
-// of that kind, so the next `up` re-runs them (an update: every create script is idempotent).
+// what the program declares. The probe only reads; the comparison names each drifted item with its repair
+// kind (lib/drift.ts), and the next `up` re-runs exactly the commands that repair those kinds.
+import * as crypto from "crypto";
+import { SiteConfig } from "../config";
+import { Repair, Repairs, fileRepair } from "../drift";
+import { Layout, TLS_FILES } from "../layout";
 import { Privilege, asRoot, asUserFromRoot, q, script } from "../shell";
+import { unitFiles, unitPaths } from "./deploy";
 
-/** The repair kinds: the unit deploy, the image build, the base image load, and one per site file. */
-export const UNIT = "unit";
-export const IMAGE = "image";
-export const BASE_IMAGE = "base-image";
+// findDrift and bump are serialized into every stack's HostState (its provider, an input): findDrift names
+// these kinds as `exports.UNIT` and so on, so they stay exports of this module under these names, and those
+// two functions stay as they are, or every HostState would change.
+export const UNIT = Repair.Unit;
+export const IMAGE = Repair.Image;
+export const BASE_IMAGE = Repair.BaseImage;
 
 export interface ExpectedFile {
   /** The repair kind: the file's name (nginx.conf, app.json, cert.pem, …). */
-  kind: string;
+  kind: Repair;
   path: string;
   /** sha256 of the declared content; absent: only its existence is checked (secrets are not hashed). */
   sha256?: string;
@@ -31,11 +37,8 @@ export interface Expected {
   files: ExpectedFile[];
 }
 
-/** Repair counters by kind: each refresh that finds a kind drifted adds 1 to it. */
-export type Repairs = Record<string, number>;
-
 export interface Finding {
-  kind: string;
+  kind: Repair;
   what: string;
 }
 
@@ -113,15 +116,27 @@ export function bump(repairs: Repairs, found: Finding[]): Repairs {
   return next;
 }
 
-/** The repair token of a command that repairs `kinds`: the sum of their counters (they only grow). */
-export function repairCount(repairs: Repairs | undefined, kinds: string[]): number {
-  return kinds.reduce((n, k) => n + (repairs?.[k] ?? 0), 0);
-}
+const sha256 = (text: string) => crypto.createHash("sha256").update(text).digest("hex");
 
-/**
- * `create` with its repair token: a trailing comment line, so a new count changes the script (an update,
- * which runs it again) and no count leaves it exactly as it was.
- */
-export function withRepair(create: string, count: number): string {
-  return count ? `${create}\n# drift repair ${count}` : create;
+/** What a converged host has: the unit WebService installs, the image PodmanImage builds, the files SiteFiles and Certificate write. */
+export function expectedState(
+  site: SiteConfig,
+  l: Layout,
+  d: { imageRef: string; baseImage?: string; appHash: string; settingsHash: string; configFiles: { file: string; text: string }[] },
+): Expected {
+  // Without secret ids: the probe hashes the unit file without their lines (SECRET_ID_LINE).
+  const quadlet = unitFiles(site, l, { imageRef: d.imageRef, appHash: d.appHash, secretIds: {}, settingsHash: d.settingsHash }).quadlet;
+  return {
+    user: l.user,
+    unit: l.unitName,
+    quadlet: { path: unitPaths(l).quadlet, sha256: sha256(quadlet) },
+    sockets: [l.socketUnits.https, l.socketUnits.http],
+    container: l.containerName,
+    image: d.imageRef,
+    ...(d.baseImage ? { baseImage: d.baseImage } : {}),
+    files: [
+      ...d.configFiles.map((f) => ({ kind: fileRepair(f.file), path: `${l.configDir}/${f.file}`, sha256: sha256(f.text) })),
+      ...[TLS_FILES.cert, TLS_FILES.key].map((f) => ({ kind: fileRepair(f), path: `${l.tlsDir}/${f}` })),
+    ],
+  };
 }

@@ -1,6 +1,6 @@
-// Drift (lib/commands/drift.ts, components/hostState.ts): the probe through a real shell, on real files, with
-// stand-in `systemctl` and `podman` that answer as the system user's would; the comparison of its output
-// with the declared state; the counters and the repair token.
+// Drift (lib/commands/drift.ts, lib/drift.ts): the probe through a real shell, on real files, with stand-in
+// `systemctl` and `podman` that answer as the system user's would; the comparison of its output with the
+// declared state; the repair kinds, the counters and the repair token.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -8,10 +8,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { unitFiles, unitPaths } from "../../lib/commands/deploy";
-import { Expected, bump, findDrift, probe, probeScript, repairCount, withRepair } from "../../lib/commands/drift";
+import { Expected, bump, expectedState, findDrift, probe, probeScript } from "../../lib/commands/drift";
 import { parseConfig } from "../../lib/config";
-import { layoutOf } from "../../lib/layout";
-import { expectedState } from "../../components/hostState";
+import { Repair, fileRepair, repairCount, withRepair } from "../../lib/drift";
+import { TLS_FILES, layoutOf } from "../../lib/layout";
+import { CONFIG_FILES } from "../../components/siteFiles";
 
 const SECRET_IDS = { "flagun-web-secret-key": "5e1f0c2a9b" };
 const CONFIG = [
@@ -115,13 +116,19 @@ test("drift probe: read-only, as the system user, and only when it exists", () =
 
 test("repair counters: +1 per kind found, whatever the number of its items; a command's token sums its kinds", () => {
   const after = bump({ unit: 1, "app.json": 2 }, [
-    { kind: "unit", what: "a" },
-    { kind: "unit", what: "b" },
-    { kind: "nginx.conf", what: "c" },
+    { kind: Repair.Unit, what: "a" },
+    { kind: Repair.Unit, what: "b" },
+    { kind: Repair.NginxConf, what: "c" },
   ]);
   assert.deepEqual(after, { unit: 2, "app.json": 2, "nginx.conf": 1 });
   assert.equal(repairCount(after, ["nginx.conf", "app.json", "gunicorn.conf.py"]), 3);
   assert.equal(repairCount(undefined, ["unit"]), 0);
+});
+
+test("repair kinds: the counters' keys in every stack's state; each file the probe checks has the kind of its name", () => {
+  assert.deepEqual(Object.values(Repair), ["unit", "image", "base-image", "nginx.conf", "gunicorn.conf.py", "logrotate.conf", "app.json", "cert.pem", "key.pem"]);
+  for (const f of [...CONFIG_FILES, TLS_FILES.cert, TLS_FILES.key]) assert.equal(fileRepair(f), f);
+  assert.throws(() => fileRepair("uwsgi.ini"), /uwsgi\.ini: no drift repair kind/);
 });
 
 test("repair token: none leaves the script exactly as it was; one is a trailing comment that keeps its exit status", () => {
