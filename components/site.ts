@@ -84,7 +84,7 @@ export class Site extends pulumi.ComponentResource {
     const state = new HostState(
       `${name}-state`,
       hostCtx,
-      expectedState(site, hostCtx.layout, { imageRef: imageSpec.ref, baseImage: imageSpec.archiveHash && imageSpec.baseImage, appHash: app, settingsHash: settingsHash(configFiles), configFiles }),
+      expectedState(site, hostCtx.layout, { imageRef: imageSpec.ref, baseImage: imageSpec.archiveHash ? imageSpec.baseImage : undefined, appHash: app, settingsHash: settingsHash(configFiles), configFiles }),
       child,
     );
     const ctx: HostContext = { ...hostCtx, repairs: state.repairs };

@@ -48,7 +48,7 @@ export interface Layout {
 /** Parent of every site's upload area on a host; removed by `destroy` once no site uses it. */
 export const STAGE_ROOT = "/var/lib/flagun-rosupod";
 
-/** The files in the tls directory (nginx.conf.tmpl names them; each one a drift repair kind, see HostState). */
+/** The files in the tls directory (nginx.conf.tmpl names them; each one a drift repair kind, lib/drift.ts). */
 export const TLS_FILES = { cert: "cert.pem", key: "key.pem" };
 
 /** This program's name on a host: every site's mark starts with it; refusals and ownership's log lines name it. */

@@ -1,4 +1,4 @@
-// Drift repairs in the graph (components/hostState.ts) under Pulumi mocks: with the counters a refresh left
+// Drift repairs in the graph (lib/drift.ts, hostCommand) under Pulumi mocks: with the counters a refresh left
 // (the mocked engine returns them as HostState's outputs), exactly the commands of each drifted kind carry a
 // repair token, the uploads an image rebuild needs are copied again, and nothing else changes.
 import { test } from "node:test";
