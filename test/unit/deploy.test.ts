@@ -7,7 +7,9 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { deployScript, pruneReleases, RELEASES_KEPT, unitFiles } from "../../lib/commands/deploy";
+import { deployScript, RELEASES_KEPT, unitFiles } from "../../lib/commands/deploy";
+import { PARTIAL } from "../../lib/commands/files";
+import { hostScriptText } from "../../lib/commands/hostScript";
 import { containerRun } from "../../lib/commands/podman";
 import { parseConfig } from "../../lib/config";
 import { layoutOf } from "../../lib/layout";
@@ -208,7 +210,8 @@ test("release pruning keeps the newest releases and always the one the unit moun
     fs.mkdirSync(w.l.quadletDir, { recursive: true });
     // The unit mounts the oldest one (a rollback to it): it stays, with the newest ones.
     fs.writeFileSync(`${w.l.quadletDir}/flagun-web.container`, `[Container]\nVolume=${w.l.releasesDir}/aaa:/srv/app:ro,Z\n`);
-    spawnSync("sh", ["-c", `set -eu\n${pruneReleases(w.l)}`]);
+    const r = spawnSync("sh", ["-c", `set -eu\n${hostScriptText("deploy-fns")}\nprune_releases "$@"`, "sh", `${w.l.quadletDir}/flagun-web.container`, w.l.releasesDir, w.l.user, PARTIAL, String(RELEASES_KEPT)], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(fs.readdirSync(w.l.releasesDir).sort(), ["aaa", "ccc", "ddd", "eee"]);
     assert.equal(RELEASES_KEPT, 3);
   } finally {
