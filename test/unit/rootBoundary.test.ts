@@ -168,11 +168,11 @@ test("deploy's log excerpt: only a regular file of the user with one link, withi
 });
 
 test("sub-id allocation and release are serialised per host (a lock on /etc, which creates nothing)", () => {
-  for (const cmd of [allocateSubIds(root, "flagun"), releaseSubIds(root, "flagun")]) {
-    const i = cmd.indexOf("exec 8</etc\nflock -w 120 8");
-    assert.ok(i >= 0, cmd);
-    assert.ok(i < cmd.search(/usermod|sed -i/), "locked before the id files are read or written");
-  }
+  const text = hostScriptText("subids");
+  const i = text.indexOf('lock_dir=$(dirname "$subuid")\nexec 8<"$lock_dir"\nflock -w 120 8');
+  assert.ok(i >= 0, text);
+  assert.ok(i < text.search(/usermod|sed -i|touch/), "locked before the id files are read or written");
+  for (const cmd of [allocateSubIds(root, "flagun"), releaseSubIds(root, "flagun")]) assert.match(cmd, / \/etc\/subuid \/etc\/subgid'$/);
 });
 
 test("the access-log command reads the app-writable log as the system user, not with sudo", () => {
