@@ -16,6 +16,8 @@ import { unitFiles } from "../../lib/commands/deploy";
 import { configCheckRun, containerRun } from "../../lib/commands/podman";
 import { HEALTH_SOCKET, quadletUnit, renderTemplate, socketUnit, templateValues } from "../../lib/render";
 import { projectRoot } from "../../lib/repo";
+import { hostScriptText } from "../../lib/commands/hostScript";
+import { q } from "../../lib/shell";
 
 const p = { adminUser: "deploy" };
 const site = parseConfig(
@@ -51,15 +53,10 @@ test("exact: useradd line of createUser, after the home is claimed with our mark
   assert.ok(!cmd.includes("--create-home"), "useradd never adopts an existing home");
 });
 
-test("exact: the ownership preflight's checks, in one root script", () => {
+test("exact: the ownership preflight: its script after marked's, the claims as quoted key/path pairs", () => {
   const cmd = ownership.ownershipPreflight(p, "flagun", l.mark, [{ key: "homeDir", path: "/opt/flagun" }], [{ key: "serviceName", path: "flagun-web.service" }]);
-  assert.ok(cmd.startsWith("sudo -n sh -c "));
-  for (const line of [
-    "check_dir homeDir /opt/flagun",
-    `for f in /etc/systemd/user/flagun-web.service /etc/containers/systemd/users/flagun-web.service; do [ ! -e "$f" ] || problem "serviceName: $f already exists (owner $(stat -c %U "$f")) and would clash with this site's flagun-web.service"; done`,
-  ]) {
-    assert.ok(cmd.includes(line.replace(/'/g, "'\\''")), `missing: ${line}`);
-  }
+  const script = `${hostScriptText("marked")}\n${hostScriptText("ownership-preflight")}`;
+  assert.equal(cmd, `sudo -n sh -c ${q(`sh -c ${q(script)} sh flagun 'flagun-rosupod flagun-web' .flagun-rosupod 1 homeDir /opt/flagun serviceName flagun-web.service`)}`);
 });
 
 test("every builder output parses as sh (sh -n), also with a root admin", () => {
