@@ -2,29 +2,14 @@
 import { Privilege, asRoot, asUserFromRoot, q, script } from "../shell";
 import * as path from "path";
 import { USER_MARKER } from "../layout";
-import { checkStagePath, pathChain } from "./files";
+import { pathChain } from "./files";
 import { claimDir, ownershipFns } from "./ownership";
 import { hostScript } from "./hostScript";
 const SBIN_PATH = 'PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"';
 
-/** Read-only checks, run before anything changes, so a wrong host fails with one clear message. */
+/** Read-only checks, run before anything changes, so a wrong host fails with one clear message (sh/preflight.sh). */
 export function preflight(p: Privilege, stageDir: string): string {
-  return script(
-    SBIN_PATH,
-    'fail() { echo "preflight: $*" >&2; exit 1; }',
-    p.adminUser === "root"
-      ? '[ "$(id -u)" = 0 ] || fail "connected user is not root"'
-      : 'sudo -n true 2>/dev/null || fail "user $(id -un) needs passwordless sudo (or connect as root)"',
-    "for c in podman systemctl loginctl useradd usermod userdel runuser flock curl newuidmap newgidmap; do",
-    '  command -v "$c" >/dev/null 2>&1 || fail "$c not found: the host needs podman >= 4.4, uidmap, systemd and curl"',
-    "done",
-    "v=$(podman --version | awk '{print $NF}')",
-    'major=${v%%.*}; rest=${v#*.}; minor=${rest%%.*}',
-    '[ "$major" -gt 4 ] || { [ "$major" -eq 4 ] && [ "$minor" -ge 4 ]; } || fail "podman $v is too old: need >= 4.4 (Quadlet)"',
-    '[ -d /run/systemd/system ] || fail "systemd is not the init system"',
-    ...checkStagePath(p.adminUser, stageDir),
-    'echo "podman $v"',
-  );
+  return hostScript(["stage-path", "preflight"], [p.adminUser, ...pathChain(stageDir)]);
 }
 
 /**

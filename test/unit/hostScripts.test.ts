@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { SUBID_COUNT, allocateSubIds, releaseSubIds } from "../../lib/commands/host";
+import { SUBID_COUNT, allocateSubIds, preflight, releaseSubIds } from "../../lib/commands/host";
 import { hostScript, hostScriptText } from "../../lib/commands/hostScript";
 import { q } from "../../lib/shell";
 
@@ -223,4 +223,31 @@ test("subid release: exactly the user's lines go, a user whose name starts the s
   assert.equal(r.code, 0, r.err);
   assert.equal(r.subuid, "flagun2:165536:65536\n");
   assert.equal(r.subgid, "x:1:2\n");
+});
+
+/** The host preflight with stand-ins for every command it looks for (those in `missing` left out) and `podman --version` printing `version`. */
+function preflightWith(admin: string, version: string, opts: { missing?: string[]; sudo?: boolean } = {}) {
+  const t = tmp();
+  try {
+    for (const c of ["systemctl", "loginctl", "useradd", "usermod", "userdel", "runuser", "flock", "curl", "newuidmap", "newgidmap"]) {
+      if (!opts.missing?.includes(c)) t.stub(c, "exit 0");
+    }
+    if (!opts.missing?.includes("podman")) t.stub("podman", `echo "podman version ${version}"`);
+    t.stub("sudo", `exit ${opts.sudo === false ? 1 : 0}`);
+    for (const c of ["sh", "id", "awk", "cat", "stat", "find"]) fs.symlinkSync(spawnSync("sh", ["-c", `command -v ${c}`], { encoding: "utf8" }).stdout.trim(), `${t.dir}/bin/${c}`);
+    const r = spawnSync(`${t.dir}/bin/sh`, ["-c", preflight({ adminUser: admin }, `${t.dir}/stage/web`)], { encoding: "utf8", env: { PATH: `${t.dir}/bin` } });
+    return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
+  } finally {
+    t.cleanup();
+  }
+}
+
+test("preflight: an admin without passwordless sudo, a missing command and an old podman each fail with their one line", () => {
+  const user = spawnSync("id", ["-un"], { encoding: "utf8" }).stdout.trim();
+  assert.deepEqual(preflightWith("deploy", "5.4.2", { sudo: false }), { code: 1, out: "", err: `preflight: user ${user} needs passwordless sudo (or connect as root)` });
+  assert.deepEqual(preflightWith("deploy", "5.4.2", { missing: ["newgidmap"] }), { code: 1, out: "", err: "preflight: newgidmap not found: the host needs podman >= 4.4, uidmap, systemd and curl" });
+  assert.deepEqual(preflightWith("deploy", "4.3.1"), { code: 1, out: "", err: "preflight: podman 4.3.1 is too old: need >= 4.4 (Quadlet)" });
+  const ok = preflightWith("deploy", "4.4.0");
+  if (fs.existsSync("/run/systemd/system")) assert.deepEqual(ok, { code: 0, out: "podman 4.4.0", err: "" });
+  else assert.deepEqual(ok, { code: 1, out: "", err: "preflight: systemd is not the init system" });
 });
