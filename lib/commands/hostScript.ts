@@ -16,7 +16,7 @@ const texts = new Map<string, string>();
 /**
  * The text of host script NAME as it travels: without its comment lines (a line whose first non-blank
  * character is `#`) and blank lines, so a comment edit changes no command and redeploys nothing. Hence no
- * line inside a multi-line string of these files may start with `#`.
+ * line inside a multi-line string of these files may be blank or start with `#`.
  */
 export function hostScriptText(name: string): string {
   let text = texts.get(name);

@@ -78,7 +78,7 @@ function setup(w: World) {
     const log = fs.existsSync(calls) ? fs.readFileSync(calls, "utf8").trim().split("\n") : [];
     return { code: r.status, out: r.stdout + r.stderr, log, exists: (p: string) => fs.existsSync(p) };
   };
-  return { dir, l, run, cleanup: () => fs.rmSync(dir, { recursive: true }) };
+  return { dir, l, f, run, cleanup: () => fs.rmSync(dir, { recursive: true }) };
 }
 
 const at = (log: string[], re: RegExp) => {
@@ -102,7 +102,9 @@ test("switch on a serving site: candidate first, then the standby takes the sock
     assert.ok(at(c, /^podman exec flagun-web flagun-health/) < at(c, /^systemctl --user stop flagun-web-standby\.service/));
     assert.ok(!c.some((x) => /stop .*\.socket|enable --now flagun-web-https/.test(x)), "the sockets are never closed during a switch");
     assert.ok(!r.exists(`${w.l.quadletDir}/flagun-web-standby.container`), "the standby unit file is gone after the switch");
-    assert.ok(r.exists(`${w.l.quadletDir}/flagun-web.container`));
+    assert.equal(fs.readFileSync(`${w.l.quadletDir}/flagun-web.container`, "utf8"), w.f.quadlet, "the unit file arrives byte for byte");
+    assert.equal(fs.readFileSync(w.l.oneOffScript, "utf8"), w.f.oneOff);
+    assert.equal((fs.statSync(w.l.oneOffScript).mode & 0o777).toString(8), "750");
     assert.match(r.out, /flagun-web\.service serves the new version/);
   } finally {
     w.cleanup();
