@@ -9,6 +9,7 @@ import * as path from "path";
 import { INSTANCE_DIR } from "../hash";
 import { Layout, STAGE_ROOT } from "../layout";
 import { Privilege, asRoot, asUser, asUserFromRoot, q, script } from "../shell";
+import { hostScriptText } from "./hostScript";
 import { MARK_FILE, claimDir, markedFn, ownershipFns } from "./ownership";
 
 /** `inside(dir, root)`: dir is root or below it. */
@@ -159,21 +160,10 @@ export function pathChain(dir: string): string[] {
 
 /**
  * Lines that fail unless every existing directory on the way to `stageDir` is a real directory (not a
- * symlink) owned by root or the admin user and writable by no one else: only then can no other local
- * user swap an upload between its copy and its install. Read-only, so the preflight runs it too.
+ * symlink) owned by root or the admin user and writable by no one else (sh/stage-path.sh).
  */
 export function checkStagePath(adminUser: string, stageDir: string): string[] {
-  return [
-    `admin_uid=$(id -u ${q(adminUser)})`,
-    `for d in ${pathChain(stageDir).map(q).join(" ")}; do`,
-    '  [ ! -L "$d" ] || { echo "staging directory $d is a symlink: remove it (nothing was changed)" >&2; exit 1; }',
-    '  [ -e "$d" ] || continue',
-    '  [ -d "$d" ] || { echo "staging directory $d is not a directory: remove it (nothing was changed)" >&2; exit 1; }',
-    `  owner=$(stat -c %u "$d"); if [ "$owner" != 0 ] && [ "$owner" != "$admin_uid" ] || [ -n "$(find "$d" -maxdepth 0 -perm /022)" ]; then`,
-    `    echo "staging directory $d is owned by $(stat -c '%U' "$d") with mode $(stat -c %a "$d"): it must be owned by root or ${adminUser} and writable by no one else; remove it or fix its owner and mode (nothing was changed)" >&2; exit 1`,
-    "  fi",
-    "done",
-  ];
+  return [hostScriptText("stage-path"), `check_stage_path ${[adminUser, ...pathChain(stageDir)].map(q).join(" ")}`];
 }
 
 /**

@@ -2,28 +2,14 @@
 import { Privilege, asRoot, asUserFromRoot, q, script } from "../shell";
 import * as path from "path";
 import { USER_MARKER } from "../layout";
-import { checkStagePath, pathChain } from "./files";
+import { pathChain } from "./files";
 import { claimDir, ownershipFns } from "./ownership";
+import { hostScript } from "./hostScript";
 const SBIN_PATH = 'PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"';
 
-/** Read-only checks, run before anything changes, so a wrong host fails with one clear message. */
+/** Read-only checks, run before anything changes, so a wrong host fails with one clear message (sh/preflight.sh). */
 export function preflight(p: Privilege, stageDir: string): string {
-  return script(
-    SBIN_PATH,
-    'fail() { echo "preflight: $*" >&2; exit 1; }',
-    p.adminUser === "root"
-      ? '[ "$(id -u)" = 0 ] || fail "connected user is not root"'
-      : 'sudo -n true 2>/dev/null || fail "user $(id -un) needs passwordless sudo (or connect as root)"',
-    "for c in podman systemctl loginctl useradd usermod userdel runuser flock curl newuidmap newgidmap; do",
-    '  command -v "$c" >/dev/null 2>&1 || fail "$c not found: the host needs podman >= 4.4, uidmap, systemd and curl"',
-    "done",
-    "v=$(podman --version | awk '{print $NF}')",
-    'major=${v%%.*}; rest=${v#*.}; minor=${rest%%.*}',
-    '[ "$major" -gt 4 ] || { [ "$major" -eq 4 ] && [ "$minor" -ge 4 ]; } || fail "podman $v is too old: need >= 4.4 (Quadlet)"',
-    '[ -d /run/systemd/system ] || fail "systemd is not the init system"',
-    ...checkStagePath(p.adminUser, stageDir),
-    'echo "podman $v"',
-  );
+  return hostScript(["stage-path", "preflight"], [p.adminUser, ...pathChain(stageDir)]);
 }
 
 /**
@@ -84,49 +70,19 @@ export function deleteUser(p: Privilege, user: string, home: string, mark: strin
 
 export const SUBID_COUNT = 65536;
 
-/**
- * Shell pipeline printing the lowest start >= 100000 of a free 65536-wide range: greedy first fit over
- * every well-formed line of all `files` (sorted by start), so unsorted files and odd sizes are fine.
- */
-export function freeSubIdStart(files: string[]): string {
-  return `cat ${files.map(q).join(" ")} | awk -F: 'NF>=3 && $2 ~ /^[0-9]+$/ && $3 ~ /^[0-9]+$/ {print $2, $2+$3}' | sort -n | awk -v want=${SUBID_COUNT} 'BEGIN{s=100000} {if ($1 >= s + want) exit; if ($2 > s) s = $2} END{print s}'`;
-}
+const subIds = (action: "allocate" | "release", user: string) => hostScript(["subids"], [action, user, SUBID_COUNT, "/etc/subuid", "/etc/subgid"]);
 
 /**
- * Two sites deploying to one host at once must not both take the same free range: allocation (read, then
- * usermod) and release hold a lock on /etc, the directory of the id files: always there, root's, and taking
- * it creates nothing (usermod replaces the files themselves, so a lock on them would not hold).
- */
-const subIdLock = ["exec 8</etc", 'flock -w 120 8 || { echo "another site held the subordinate id lock (/etc) for 120 s" >&2; exit 1; }'];
-
-/**
- * Give the user one 65536-wide range in /etc/subuid and /etc/subgid that overlaps no existing line of
- * either file (all lines parsed, not just the last), and keep it on re-runs. Prints "START COUNT".
+ * Give the user one SUBID_COUNT-wide range in /etc/subuid and /etc/subgid that overlaps no existing line of
+ * either file, and keep it on re-runs (sh/subids.sh). Prints "START COUNT".
  */
 export function allocateSubIds(p: Privilege, user: string): string {
-  const u = q(user);
-  return asRoot(
-    p,
-    script(
-      SBIN_PATH,
-      ...subIdLock,
-      "touch /etc/subuid /etc/subgid",
-      `have_u=$(awk -F: -v u=${u} '$1==u {print $2" "$3; exit}' /etc/subuid)`,
-      `have_g=$(awk -F: -v u=${u} '$1==u {print $2" "$3; exit}' /etc/subgid)`,
-      'if [ -n "$have_u" ] && [ "$have_u" = "$have_g" ]; then echo "$have_u"; exit 0; fi',
-      `[ -z "$have_u$have_g" ] || { echo "/etc/subuid and /etc/subgid disagree for ${user}: fix by hand" >&2; exit 1; }`,
-      `start=$(${freeSubIdStart(["/etc/subuid", "/etc/subgid"])})`,
-      `end=$((start + ${SUBID_COUNT} - 1))`,
-      '[ "$end" -lt 4294967295 ] || { echo "no free subordinate id range left" >&2; exit 1; }',
-      `usermod --add-subuids "$start-$end" --add-subgids "$start-$end" ${u}`,
-      `echo "$start ${SUBID_COUNT}"`,
-    ),
-  );
+  return asRoot(p, subIds("allocate", user));
 }
 
 /** Remove exactly the user's lines (the user is ours, so its lines are too). */
 export function releaseSubIds(p: Privilege, user: string): string {
-  return asRoot(p, script(...subIdLock, `sed -i ${q(`/^${user}:/d`)} /etc/subuid /etc/subgid`));
+  return asRoot(p, subIds("release", user));
 }
 
 /** Enable linger and wait until the user's systemd manager and /run/user/UID are up. */

@@ -2,7 +2,8 @@
 // directory we create carries a marker file written at creation. Nothing that exists without our mark is
 // adopted (the ownership preflight refuses first), and `destroy` deletes only what is ours.
 import { USER_MARKER } from "../layout";
-import { Privilege, asRoot, q, script } from "../shell";
+import { hostScript, hostScriptText } from "./hostScript";
+import { Privilege, asRoot, q } from "../shell";
 
 /** Written into each directory we create (homeDir, installPath, logPath); root-owned, 0644. */
 export const MARK_FILE = ".flagun-rosupod";
@@ -16,16 +17,11 @@ export const MARK_FILE = ".flagun-rosupod";
 const OURS = '\\( -uid "$uid" -o \\( -uid +99999 -nouser \\) \\)';
 
 /**
- * Shell function `marked DIR`: true when DIR is a real directory holding exactly our marker file. DIR may be
- * one the site's user can write (installPath in its home), so the marker is read with a size and time limit:
- * a FIFO or a huge file swapped in after the checks cannot hang or flood the reader.
+ * Shell function `marked DIR` (sh/marked.sh): true when DIR is a real directory holding exactly our marker
+ * file with the text `mark`, read with a size and time limit.
  */
 export function markedFn(mark: string): string {
-  return [
-    "marked() {",
-    `  [ -d "$1" ] && [ ! -L "$1" ] && [ -f "$1/${MARK_FILE}" ] && [ ! -L "$1/${MARK_FILE}" ] && [ "$(timeout 5 head -c 256 -- "$1/${MARK_FILE}" 2>/dev/null)" = ${q(mark)} ]`,
-    "}",
-  ].join("\n");
+  return `mark=${q(mark)} mark_file=${MARK_FILE}\n${hostScriptText("marked")}`;
 }
 
 export interface Claim {
@@ -41,38 +37,8 @@ export interface Claim {
  * Quadlet units in its home: they are ours exactly when that user and home are, which is checked here.
  */
 export function ownershipPreflight(p: Privilege, user: string, mark: string, dirs: Claim[], unitNames: Claim[]): string {
-  const u = q(user);
-  return asRoot(
-    p,
-    script(
-      markedFn(mark),
-      "problems=''",
-      'problem() { problems="$problems\n  - $*"; }',
-      `if getent passwd ${u} >/dev/null; then`,
-      `  gecos=$(getent passwd ${u} | cut -d: -f5)`,
-      `  [ "$gecos" = ${q(mark)} ] || problem "systemUser: user ${user} already exists (uid $(id -u ${u}), comment \\"$gecos\\") and was not created by this site (${mark})"`,
-      `elif getent group ${u} >/dev/null; then`,
-      `  problem "systemUser: group ${user} already exists (gid $(getent group ${u} | cut -d: -f3)) without a user of this site"`,
-      "fi",
-      'check_dir() {',
-      '  if [ -L "$2" ]; then problem "$1: $2 is a symlink (to $(readlink "$2"), owner $(stat -c %U "$2")), not a directory of this site"',
-      '  elif [ -e "$2" ]; then marked "$2" || problem "$1: $2 already exists (owner $(stat -c %U:%G "$2"), $(find "$2" -xdev -mindepth 1 2>/dev/null | wc -l) entries inside) and was not created by this site (no marker file)"',
-      '  elif [ "$(readlink -m "$2")" != "$2" ]; then problem "$1: $2 goes through a symlink (it resolves to $(readlink -m "$2"))"',
-      "  fi",
-      "}",
-      ...dirs.map((c) => `check_dir ${q(c.key)} ${q(c.path)}`),
-      // User units in these system-wide directories apply to every user, ours included, and would shadow
-      // or duplicate the units this site installs in its own home.
-      ...unitNames.map(
-        (c) => `for f in /etc/systemd/user/${q(c.path)} /etc/containers/systemd/users/${q(c.path)}; do [ ! -e "$f" ] || problem "${c.key}: $f already exists (owner $(stat -c %U "$f")) and would clash with this site's ${c.path}"; done`,
-      ),
-      'if [ -n "$problems" ]; then',
-      '  printf "ownership: nothing was changed, because the site would take over what it did not create:%s\\n" "$problems" >&2',
-      "  exit 1",
-      "fi",
-      `echo "ownership: ${dirs.length} directories, the user and ${unitNames.length} unit names are free or ours"`,
-    ),
-  );
+  const pairs = (cs: Claim[]) => cs.flatMap((c) => [c.key, c.path]);
+  return asRoot(p, hostScript(["marked", "ownership-preflight"], [user, mark, MARK_FILE, dirs.length, ...pairs(dirs), ...pairs(unitNames)]));
 }
 
 /**

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the disposable test VM (test/host/vm) needs on this machine, only if missing.
+# Installs what the tests need on this machine (the disposable test VM, test/host/vm; the shell lint), only if missing.
 # Idempotent: a fast no-op (a few `command -v` checks) when everything is present.
 set -euo pipefail
 
@@ -14,6 +14,7 @@ declare -A need=(
   [curl]=curl
   [openssl]=openssl
   [sslscan]=sslscan             # the TLS scan in test/e2e/robustness.test.ts (row 7)
+  [shellcheck]=shellcheck       # scripts/lint-sh (npm run lint:sh) on the host scripts
 )
 PATH="$PATH:/usr/sbin:/sbin"
 missing=()

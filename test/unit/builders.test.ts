@@ -2,7 +2,6 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import * as connection from "../../lib/commands/connection";
 import * as host from "../../lib/commands/host";
@@ -17,6 +16,8 @@ import { unitFiles } from "../../lib/commands/deploy";
 import { configCheckRun, containerRun } from "../../lib/commands/podman";
 import { HEALTH_SOCKET, quadletUnit, renderTemplate, socketUnit, templateValues } from "../../lib/render";
 import { projectRoot } from "../../lib/repo";
+import { hostScriptText } from "../../lib/commands/hostScript";
+import { q } from "../../lib/shell";
 
 const p = { adminUser: "deploy" };
 const site = parseConfig(
@@ -25,13 +26,6 @@ const site = parseConfig(
   () => true,
 );
 const l = layoutOf(site);
-
-test("exact: subid release removes exactly the user's lines", () => {
-  assert.equal(
-    host.releaseSubIds(p, "flagun"),
-    `sudo -n sh -c 'set -eu\nexec 8</etc\nflock -w 120 8 || { echo "another site held the subordinate id lock (/etc) for 120 s" >&2; exit 1; }\nsed -i '\\''/^flagun:/d'\\'' /etc/subuid /etc/subgid'`,
-  );
-});
 
 test("exact: reload sends SIGUSR2 (nginx alone; SIGHUP to nginx's master under a supervisor without it) only to a running unit, as the system user", () => {
   const expected = [
@@ -59,15 +53,10 @@ test("exact: useradd line of createUser, after the home is claimed with our mark
   assert.ok(!cmd.includes("--create-home"), "useradd never adopts an existing home");
 });
 
-test("exact: the ownership preflight's checks, in one root script", () => {
+test("exact: the ownership preflight: its script after marked's, the claims as quoted key/path pairs", () => {
   const cmd = ownership.ownershipPreflight(p, "flagun", l.mark, [{ key: "homeDir", path: "/opt/flagun" }], [{ key: "serviceName", path: "flagun-web.service" }]);
-  assert.ok(cmd.startsWith("sudo -n sh -c "));
-  for (const line of [
-    "check_dir homeDir /opt/flagun",
-    `for f in /etc/systemd/user/flagun-web.service /etc/containers/systemd/users/flagun-web.service; do [ ! -e "$f" ] || problem "serviceName: $f already exists (owner $(stat -c %U "$f")) and would clash with this site's flagun-web.service"; done`,
-  ]) {
-    assert.ok(cmd.includes(line.replace(/'/g, "'\\''")), `missing: ${line}`);
-  }
+  const script = `${hostScriptText("marked")}\n${hostScriptText("ownership-preflight")}`;
+  assert.equal(cmd, `sudo -n sh -c ${q(`sh -c ${q(script)} sh flagun 'flagun-rosupod flagun-web' .flagun-rosupod 1 homeDir /opt/flagun serviceName flagun-web.service`)}`);
 });
 
 test("every builder output parses as sh (sh -n), also with a root admin", () => {
@@ -106,34 +95,6 @@ test("every builder output parses as sh (sh -n), also with a root admin", () => 
     ];
     for (const cmd of all) execFileSync("sh", ["-n", "-c", cmd]);
   }
-});
-
-// The allocator's pipeline on real files, through a real shell.
-function freeStart(subuid: string, subgid: string): number {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "subid-"));
-  fs.writeFileSync(path.join(dir, "subuid"), subuid);
-  fs.writeFileSync(path.join(dir, "subgid"), subgid);
-  const out = execFileSync("sh", ["-c", host.freeSubIdStart([path.join(dir, "subuid"), path.join(dir, "subgid")])]).toString();
-  fs.rmSync(dir, { recursive: true });
-  return Number(out.trim());
-}
-
-test("subid allocation: empty files start at 100000", () => {
-  assert.equal(freeStart("", ""), 100000);
-});
-
-test("subid allocation: unsorted files and odd sizes never overlap (the runbook's last-line bug)", () => {
-  // Last line is the lowest range: "last + 65536" would land inside alice's range.
-  const subuid = "alice:300000:65536\nbob:100000:65536\n";
-  const subgid = "carol:165536:1000\n";
-  const start = freeStart(subuid, subgid);
-  const taken = [[300000, 365536], [100000, 165536], [165536, 166536]];
-  for (const [a, b] of taken) assert.ok(start + 65536 <= a || start >= b, `start ${start} overlaps [${a},${b})`);
-  assert.equal(start, 166536);
-});
-
-test("subid allocation: a gap large enough is reused, comments and junk ignored", () => {
-  assert.equal(freeStart("# comment\nx:100000:65536\ny:400000:65536\njunk\n", "z:231072:10\n"), 165536);
 });
 
 test("quadlet unit: sockets not ports, read-only mounts, secret as a file, restart on failure, boot target", () => {

@@ -7,7 +7,9 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { deployScript, pruneReleases, RELEASES_KEPT, unitFiles } from "../../lib/commands/deploy";
+import { deployScript, RELEASES_KEPT, unitFiles } from "../../lib/commands/deploy";
+import { PARTIAL } from "../../lib/commands/files";
+import { hostScriptText } from "../../lib/commands/hostScript";
 import { containerRun } from "../../lib/commands/podman";
 import { parseConfig } from "../../lib/config";
 import { layoutOf } from "../../lib/layout";
@@ -76,7 +78,7 @@ function setup(w: World) {
     const log = fs.existsSync(calls) ? fs.readFileSync(calls, "utf8").trim().split("\n") : [];
     return { code: r.status, out: r.stdout + r.stderr, log, exists: (p: string) => fs.existsSync(p) };
   };
-  return { dir, l, run, cleanup: () => fs.rmSync(dir, { recursive: true }) };
+  return { dir, l, f, run, cleanup: () => fs.rmSync(dir, { recursive: true }) };
 }
 
 const at = (log: string[], re: RegExp) => {
@@ -100,7 +102,9 @@ test("switch on a serving site: candidate first, then the standby takes the sock
     assert.ok(at(c, /^podman exec flagun-web flagun-health/) < at(c, /^systemctl --user stop flagun-web-standby\.service/));
     assert.ok(!c.some((x) => /stop .*\.socket|enable --now flagun-web-https/.test(x)), "the sockets are never closed during a switch");
     assert.ok(!r.exists(`${w.l.quadletDir}/flagun-web-standby.container`), "the standby unit file is gone after the switch");
-    assert.ok(r.exists(`${w.l.quadletDir}/flagun-web.container`));
+    assert.equal(fs.readFileSync(`${w.l.quadletDir}/flagun-web.container`, "utf8"), w.f.quadlet, "the unit file arrives byte for byte");
+    assert.equal(fs.readFileSync(w.l.oneOffScript, "utf8"), w.f.oneOff);
+    assert.equal((fs.statSync(w.l.oneOffScript).mode & 0o777).toString(8), "750");
     assert.match(r.out, /flagun-web\.service serves the new version/);
   } finally {
     w.cleanup();
@@ -208,7 +212,8 @@ test("release pruning keeps the newest releases and always the one the unit moun
     fs.mkdirSync(w.l.quadletDir, { recursive: true });
     // The unit mounts the oldest one (a rollback to it): it stays, with the newest ones.
     fs.writeFileSync(`${w.l.quadletDir}/flagun-web.container`, `[Container]\nVolume=${w.l.releasesDir}/aaa:/srv/app:ro,Z\n`);
-    spawnSync("sh", ["-c", `set -eu\n${pruneReleases(w.l)}`]);
+    const r = spawnSync("sh", ["-c", `set -eu\n${hostScriptText("deploy-fns")}\nprune_releases "$@"`, "sh", `${w.l.quadletDir}/flagun-web.container`, w.l.releasesDir, w.l.user, PARTIAL, String(RELEASES_KEPT)], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(fs.readdirSync(w.l.releasesDir).sort(), ["aaa", "ccc", "ddd", "eee"]);
     assert.equal(RELEASES_KEPT, 3);
   } finally {

@@ -7,8 +7,8 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { parse } from "./configCases";
 import { layoutOf } from "../../lib/layout";
-import { createDirs, deleteDirs, installRelease } from "../../lib/commands/files";
-import { pruneReleases, switchFns } from "../../lib/commands/deploy";
+import { PARTIAL, createDirs, deleteDirs, installRelease } from "../../lib/commands/files";
+import { hostScriptText } from "../../lib/commands/hostScript";
 import { allocateSubIds, createUser, releaseSubIds } from "../../lib/commands/host";
 import { operatorCommands } from "../../lib/operator";
 
@@ -117,7 +117,7 @@ test("release pruning as the user: a leftover it cannot delete is named, not a f
     fs.writeFileSync(`${w.l.releasesDir}/0123456789ab.partial/sub/x`, "");
     w.asUser(`mkdir ${w.l.releasesDir}/111111111111 ${w.l.releasesDir}/222222222222.partial.abc`);
     fs.writeFileSync(`${w.dir}/unit.container`, `Volume=${w.l.releasesDir}/111111111111:/srv/app:ro\n`);
-    const out = w.asUser(`set -eu\n${pruneReleases({ ...w.l, quadletDir: w.dir, containerName: "unit" })}`);
+    const out = execFileSync("runuser", ["-u", USER, "--", "sh", "-c", `set -eu\n${hostScriptText("deploy-fns")}\nprune_releases "$@"`, "sh", `${w.dir}/unit.container`, w.l.releasesDir, USER, PARTIAL, "3"], { encoding: "utf8" });
     assert.match(out, /left .*0123456789ab\.partial: not removable by daemon \(owner root\)/);
     assert.deepEqual(fs.readdirSync(w.l.releasesDir).sort(), ["0123456789ab.partial", "111111111111"]);
   } finally {
@@ -146,7 +146,7 @@ test("destroy: symlinks the user planted in every tree are deleted or handed to 
 test("deploy's log excerpt: only a regular file of the user with one link, within seconds; private keys redacted", { skip }, () => {
   const w = world();
   try {
-    const fns = switchFns(w.l).join("\n");
+    const fns = hostScriptText("deploy-fns");
     const log = `${w.l.home}/error.log`;
     const key = `${w.l.home}/key.pem`;
     w.asUser(`printf 'boot\\nTraceback: boom\\n' > ${log}; printf -- '-----BEGIN EC PRIVATE KEY-----\\nSECRETBYTES\\n-----END EC PRIVATE KEY-----\\n' > ${key}`);
@@ -168,11 +168,11 @@ test("deploy's log excerpt: only a regular file of the user with one link, withi
 });
 
 test("sub-id allocation and release are serialised per host (a lock on /etc, which creates nothing)", () => {
-  for (const cmd of [allocateSubIds(root, "flagun"), releaseSubIds(root, "flagun")]) {
-    const i = cmd.indexOf("exec 8</etc\nflock -w 120 8");
-    assert.ok(i >= 0, cmd);
-    assert.ok(i < cmd.search(/usermod|sed -i/), "locked before the id files are read or written");
-  }
+  const text = hostScriptText("subids");
+  const i = text.indexOf('lock_dir=$(dirname "$subuid")\nexec 8<"$lock_dir"\nflock -w 120 8');
+  assert.ok(i >= 0, text);
+  assert.ok(i < text.search(/usermod|sed -i|touch/), "locked before the id files are read or written");
+  for (const cmd of [allocateSubIds(root, "flagun"), releaseSubIds(root, "flagun")]) assert.match(cmd, / \/etc\/subuid \/etc\/subgid'$/);
 });
 
 test("the access-log command reads the app-writable log as the system user, not with sudo", () => {

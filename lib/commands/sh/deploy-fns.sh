@@ -1,0 +1,62 @@
+# shellcheck shell=sh
+# Functions of the switch (deploy.sh), sent before it in one script (hostScript.ts).
+
+# `healthy NAME WITHIN_S ERROR_LOG`: polls flagun-health inside container NAME until it passes (prints the
+# seconds) or the container stops running or WITHIN_S pass; then prints its state and last log lines (podman's
+# and ERROR_LOG, gunicorn's error log, where an import error lands) to stderr and fails.
+healthy() {
+  t0=$(date +%s)
+  while :; do
+    i=$(( $(date +%s) - t0 ))
+    if podman exec "$1" flagun-health >/dev/null 2>&1; then echo "$1 healthy after ${i} s"; return 0; fi
+    state=$(podman inspect --format "{{.State.Status}} (exit code {{.State.ExitCode}})" "$1" 2>/dev/null || echo "gone")
+    case "$state" in running*) [ "$i" -lt "$2" ] && { sleep 1; continue; };; esac
+    echo "$1 did not become healthy: state $state after ${i} s. Its last log lines:" >&2
+    podman logs --tail 30 "$1" 2>&1 | redact >&2 || true
+    echo "--- $3 (last lines):" >&2
+    excerpt "$3" >&2 || true
+    return 1
+  done
+}
+
+# `excerpt FILE`: FILE's last 30 lines (of its last 64 KiB, within 5 s), only when it is a regular file of
+# this user with one link, checked on the open descriptor against the path: the app writes this directory
+# and can put a symlink or hard link to a secret (tls/key.pem) or a FIFO there.
+excerpt() {
+  # shellcheck disable=SC2016 # the inner sh expands $1 and the $(...): FILE arrives as its argument
+  out=$(timeout 5 sh -c 'exec 3<"$1" || exit 1
+    [ "$(stat -L -c "%d:%i:%h:%u:%F" /proc/self/fd/3)" = "$(stat -c "%d:%i" -- "$1"):1:$(id -u):regular file" ] || { echo "(not shown: $1 is not a regular file of $(id -un) with one link)"; exit 0; }
+    tail -c 65536 <&3 | tail -n 30' sh "$1") || out="(not shown: $1 could not be opened and read within 5 s)"
+  printf "%s\n" "$out" | redact
+}
+
+# Private keys never reach `up`'s output, whichever log they were written to ([ ]: nor does this pattern's text).
+redact() { sed '/-----BEGIN [A-Z ]*PRIVATE[ ]KEY-----/,/-----END [A-Z ]*PRIVATE[ ]KEY-----/c\(private key redacted)'; }
+
+# `same FILE TEXT`: the file already holds exactly TEXT.
+same() { [ -f "$1" ] && printf '%s' "$2" | cmp -s - "$1"; }
+
+# `write_file PATH MODE TEXT`: PATH holds TEXT with MODE, replaced atomically (temp file + rename), in the
+# shell's umask 077 (shell.writeFile's line, whose status is the rename's).
+write_file() {
+  umask 077
+  if printf '%s' "$3" > "$1.tmp" && chmod "$2" "$1.tmp"; then mv -f "$1.tmp" "$1"; fi
+}
+
+# `prune_releases UNIT_FILE RELEASES_DIR USER PARTIAL KEPT`: deletes the release directories beyond the KEPT
+# newest, never the one UNIT_FILE mounts, and USER's leftovers of interrupted installs (names containing
+# PARTIAL, files.installRelease). As the user: one it cannot delete (a root-owned leftover of an older version,
+# which the next release install removes) is named, not a failure.
+prune_releases() {
+  current=$(sed -n "s#^Volume=$2/\\([0-9a-f]*\\):.*#\\1#p" "$1")
+  # Release names are content hashes (with the PARTIAL suffix): one a line; `ls -t` is sh's only sort by age.
+  # shellcheck disable=SC2010
+  ls -1A "$2" | grep -F "$4" | while read -r r; do remove_release "$2" "$r" "$3"; done
+  # shellcheck disable=SC2010
+  ls -1t "$2" | grep -vF "$4" | tail -n +"$(($5 + 1))" | while read -r r; do [ "$r" = "$current" ] || remove_release "$2" "$r" "$3"; done
+}
+
+# `remove_release RELEASES_DIR NAME USER`
+remove_release() {
+  rm -rf "${1:?}/${2:?}" 2>/dev/null || echo "left $1/$2: not removable by $3 (owner $(stat -c %U "$1/$2"))"
+}

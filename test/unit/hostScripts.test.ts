@@ -1,0 +1,253 @@
+// The host-side scripts (lib/commands/sh/) run here through a real sh, with stand-ins for the host's commands
+// (podman, usermod) first on PATH and temporary files in place of the host's: what they print, what they
+// change, what they leave alone.
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { SUBID_COUNT, allocateSubIds, preflight, releaseSubIds } from "../../lib/commands/host";
+import { hostScript, hostScriptText } from "../../lib/commands/hostScript";
+import { q } from "../../lib/shell";
+
+function tmp() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "host-scripts-"));
+  fs.mkdirSync(`${dir}/bin`);
+  const calls = `${dir}/calls`;
+  return {
+    dir,
+    /** A stand-in command that logs `NAME ARGS` to the calls file, then runs `body`. */
+    stub: (name: string, body: string) => fs.writeFileSync(`${dir}/bin/${name}`, `#!/bin/sh\necho "${name} $*" >> ${calls}\n${body}\n`, { mode: 0o755 }),
+    calls: () => (fs.existsSync(calls) ? fs.readFileSync(calls, "utf8").trim().split("\n") : []),
+    env: { PATH: `${dir}/bin:/usr/bin:/bin`, HOME: dir },
+    cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Call a function of deploy-fns.sh with `args`, as deploy.sh does. */
+function fn(t: ReturnType<typeof tmp>, call: string, args: string[]) {
+  const r = spawnSync("sh", ["-c", `set -eu\n${hostScriptText("deploy-fns")}\n${call} "$@"`, "sh", ...args], { encoding: "utf8", env: t.env, timeout: 30000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+test("the command is the script file's text and its quoted arguments, wrapped for root as any other", () => {
+  const cmd = releaseSubIds({ adminUser: "deploy" }, "flagun");
+  assert.equal(cmd, `sudo -n sh -c ${q(`sh -c ${q(hostScriptText("subids"))} sh release flagun ${SUBID_COUNT} /etc/subuid /etc/subgid`)}`);
+  assert.equal(allocateSubIds({ adminUser: "root" }, "flagun"), `sh -c ${q(`sh -c ${q(hostScriptText("subids"))} sh allocate flagun ${SUBID_COUNT} /etc/subuid /etc/subgid`)}`);
+  assert.doesNotMatch(hostScriptText("deploy"), /^\s*#/m, "comments stay in the file: editing one changes no command");
+});
+
+test("arguments with quotes, newlines, $ and backslashes arrive byte for byte", () => {
+  const t = tmp();
+  try {
+    const text = `it's "quoted" $HOME $(false) \`x\` \\n\\\n# not a comment\n\n`;
+    const cmd = hostScript(["deploy-fns"], []).replace(/ sh $/, "");
+    const r = spawnSync("sh", ["-c", `${cmd}'\nwrite_file "$@"' sh ${q(`${t.dir}/f`)} 0640 ${q(text)}`], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(fs.readFileSync(`${t.dir}/f`, "utf8"), text);
+    assert.equal((fs.statSync(`${t.dir}/f`).mode & 0o777).toString(8), "640");
+    assert.ok(!fs.existsSync(`${t.dir}/f.tmp`));
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("same: true only for a regular file holding exactly the text", () => {
+  const t = tmp();
+  try {
+    fs.writeFileSync(`${t.dir}/u`, "[Socket]\nListenStream=443\n");
+    assert.equal(fn(t, "same", [`${t.dir}/u`, "[Socket]\nListenStream=443\n"]).code, 0);
+    assert.equal(fn(t, "same", [`${t.dir}/u`, "[Socket]\nListenStream=443"]).code, 1, "a missing final newline is a difference");
+    assert.equal(fn(t, "same", [`${t.dir}/u`, "[Socket]\nListenStream=8443\n"]).code, 1);
+    assert.equal(fn(t, "same", [`${t.dir}/missing`, ""]).code, 1);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("redact: a private key block becomes one line; the lines around it stay", () => {
+  const t = tmp();
+  try {
+    fs.writeFileSync(`${t.dir}/log`, "before\n-----BEGIN RSA PRIVATE KEY-----\nSECRET\n-----END RSA PRIVATE KEY-----\nafter\n");
+    const r = spawnSync("sh", ["-c", `${hostScriptText("deploy-fns")}\nredact < ${t.dir}/log`], { encoding: "utf8" });
+    assert.equal(r.stdout, "before\n(private key redacted)\nafter\n");
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("excerpt: the last 30 lines of a regular file of this user; a symlink or a second link is not shown", () => {
+  const t = tmp();
+  try {
+    const log = `${t.dir}/error.log`;
+    fs.writeFileSync(log, Array.from({ length: 40 }, (_, i) => `line ${i + 1}\n`).join(""));
+    const r = fn(t, "excerpt", [log]);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, Array.from({ length: 30 }, (_, i) => `line ${i + 11}\n`).join(""));
+    fs.writeFileSync(`${t.dir}/key.pem`, "-----BEGIN EC PRIVATE KEY-----\nSECRET\n-----END EC PRIVATE KEY-----\n");
+    for (const plant of [() => fs.symlinkSync(`${t.dir}/key.pem`, log), () => fs.linkSync(`${t.dir}/key.pem`, log)]) {
+      fs.rmSync(log);
+      plant();
+      const out = fn(t, "excerpt", [log]).out;
+      assert.match(out, new RegExp(`^\\(not shown: ${log} is not a regular file of \\S+ with one link\\)\\n$`));
+    }
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("healthy: passes once flagun-health does, counting the attempts", () => {
+  const t = tmp();
+  try {
+    // The third `podman exec` passes; `sleep` returns at once.
+    t.stub("podman", `n=$(grep -c '^podman exec' ${t.dir}/calls); case "$1" in exec) [ "$n" -ge 3 ];; inspect) echo "running (exit code 0)";; esac`);
+    t.stub("sleep", "exit 0");
+    const r = fn(t, "healthy", ["web", "120", `${t.dir}/error.log`]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^web healthy after \d+ s\n$/);
+    assert.equal(t.calls().filter((c) => c === "podman exec web flagun-health").length, 3);
+    assert.equal(t.calls().filter((c) => c === "sleep 1").length, 2);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("healthy: a container that stops fails at once with its state, its redacted logs and the error log", () => {
+  const t = tmp();
+  try {
+    t.stub("podman", `case "$1" in exec) exit 1;; inspect) echo "exited (exit code 3)";; logs) printf 'boot\\n-----BEGIN PRIVATE KEY-----\\nSECRET\\n-----END PRIVATE KEY-----\\n';; esac`);
+    t.stub("sleep", "exit 0");
+    fs.writeFileSync(`${t.dir}/error.log`, "ImportError: no module named app\n");
+    const r = fn(t, "healthy", ["web", "120", `${t.dir}/error.log`]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^web did not become healthy: state exited \(exit code 3\) after 0 s\. Its last log lines:\nboot\n\(private key redacted\)\n/);
+    assert.match(r.err, new RegExp(`--- ${t.dir}/error.log \\(last lines\\):\\nImportError: no module named app\\n$`));
+    assert.doesNotMatch(r.err, /SECRET/);
+    assert.ok(!t.calls().includes("sleep 1"), "no wait for a container that is not running");
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("healthy: a running container that never passes fails after the given seconds; one that is gone says so", () => {
+  const t = tmp();
+  try {
+    t.stub("podman", `case "$1" in exec) exit 1;; inspect) [ -f ${t.dir}/gone ] && exit 125; echo "running (exit code 0)";; esac`);
+    const r = fn(t, "healthy", ["web", "1", `${t.dir}/error.log`]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^web did not become healthy: state running \(exit code 0\) after [12] s\./);
+    assert.match(r.err, /\(not shown: .*error\.log could not be opened and read within 5 s\)/);
+    fs.writeFileSync(`${t.dir}/gone`, "");
+    assert.match(fn(t, "healthy", ["web", "1", `${t.dir}/error.log`]).err, /^web did not become healthy: state gone after 0 s\./);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("prune_releases: interrupted installs go, the newest releases and the mounted one stay", () => {
+  const t = tmp();
+  try {
+    const rel = `${t.dir}/releases`;
+    const names = ["aaaa", "bbbb", "cccc", "dddd", "eeee"];
+    names.forEach((n, i) => {
+      fs.mkdirSync(`${rel}/${n}`, { recursive: true });
+      const at = new Date(Date.now() - (names.length - i) * 60000);
+      fs.utimesSync(`${rel}/${n}`, at, at);
+    });
+    fs.mkdirSync(`${rel}/ffff.partial.x1/sub`, { recursive: true });
+    fs.writeFileSync(`${t.dir}/web.container`, `[Container]\nVolume=${rel}/bbbb:/srv/app:ro,Z\n`);
+    const r = fn(t, "prune_releases", [`${t.dir}/web.container`, rel, "flagun", ".partial", "2"]);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(fs.readdirSync(rel).sort(), ["bbbb", "dddd", "eeee"]);
+  } finally {
+    t.cleanup();
+  }
+});
+
+/** subids.sh on temporary id files, with a stand-in usermod that logs its arguments. */
+function subIds(action: "allocate" | "release", subuid: string, subgid: string, user = "flagun") {
+  const t = tmp();
+  try {
+    fs.writeFileSync(`${t.dir}/subuid`, subuid);
+    fs.writeFileSync(`${t.dir}/subgid`, subgid);
+    t.stub("usermod", "exit 0");
+    const r = spawnSync("sh", ["-c", hostScript(["subids"], [action, user, SUBID_COUNT, `${t.dir}/subuid`, `${t.dir}/subgid`])], { encoding: "utf8", env: t.env });
+    return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim(), calls: t.calls(), subuid: fs.readFileSync(`${t.dir}/subuid`, "utf8"), subgid: fs.readFileSync(`${t.dir}/subgid`, "utf8") };
+  } finally {
+    t.cleanup();
+  }
+}
+
+test("subid allocation: empty files start at 100000, given to the user in both files at once", () => {
+  const r = subIds("allocate", "", "");
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, "100000 65536");
+  assert.deepEqual(r.calls, ["usermod --add-subuids 100000-165535 --add-subgids 100000-165535 flagun"]);
+});
+
+test("subid allocation: unsorted files and odd sizes never overlap (the runbook's last-line bug)", () => {
+  // Last line is the lowest range: "last + 65536" would land inside alice's range.
+  const r = subIds("allocate", "alice:300000:65536\nbob:100000:65536\n", "carol:165536:1000\n");
+  assert.equal(r.out, "166536 65536");
+  const start = 166536;
+  for (const [a, b] of [[300000, 365536], [100000, 165536], [165536, 166536]]) assert.ok(start + 65536 <= a || start >= b, `overlaps [${a},${b})`);
+});
+
+test("subid allocation: a gap large enough is reused, comments and junk ignored", () => {
+  assert.equal(subIds("allocate", "# comment\nx:100000:65536\ny:400000:65536\njunk\n", "z:231072:10\n").out, "165536 65536");
+});
+
+test("subid allocation: ids above 2^31 stay integers (no 4.29e+09 from awk)", () => {
+  const r = subIds("allocate", "big:100000:3000000000\n", "");
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, "3000100000 65536");
+  assert.deepEqual(r.calls, ["usermod --add-subuids 3000100000-3000165535 --add-subgids 3000100000-3000165535 flagun"]);
+  const full = subIds("allocate", "big:100000:4294850000\n", "");
+  assert.equal(full.code, 1);
+  assert.equal(full.err, "no free subordinate id range left");
+  assert.deepEqual(full.calls, []);
+});
+
+test("subid allocation: a re-run keeps the user's range; files that disagree are refused", () => {
+  const again = subIds("allocate", "a:100000:65536\nflagun:200000:65536\n", "flagun:200000:65536\n");
+  assert.equal(again.out, "200000 65536");
+  assert.deepEqual(again.calls, [], "no usermod");
+  const odd = subIds("allocate", "flagun:200000:65536\n", "");
+  assert.equal(odd.code, 1);
+  assert.match(odd.err, /subuid and .*subgid disagree for flagun: fix by hand$/);
+});
+
+test("subid release: exactly the user's lines go, a user whose name starts the same keeps its own", () => {
+  const r = subIds("release", "flagun:100000:65536\nflagun2:165536:65536\n", "x:1:2\nflagun:100000:65536\n");
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.subuid, "flagun2:165536:65536\n");
+  assert.equal(r.subgid, "x:1:2\n");
+});
+
+/** The host preflight with stand-ins for every command it looks for (those in `missing` left out) and `podman --version` printing `version`. */
+function preflightWith(admin: string, version: string, opts: { missing?: string[]; sudo?: boolean } = {}) {
+  const t = tmp();
+  try {
+    for (const c of ["systemctl", "loginctl", "useradd", "usermod", "userdel", "runuser", "flock", "curl", "newuidmap", "newgidmap"]) {
+      if (!opts.missing?.includes(c)) t.stub(c, "exit 0");
+    }
+    if (!opts.missing?.includes("podman")) t.stub("podman", `echo "podman version ${version}"`);
+    t.stub("sudo", `exit ${opts.sudo === false ? 1 : 0}`);
+    for (const c of ["sh", "id", "awk", "cat", "stat", "find"]) fs.symlinkSync(spawnSync("sh", ["-c", `command -v ${c}`], { encoding: "utf8" }).stdout.trim(), `${t.dir}/bin/${c}`);
+    const r = spawnSync(`${t.dir}/bin/sh`, ["-c", preflight({ adminUser: admin }, `${t.dir}/stage/web`)], { encoding: "utf8", env: { PATH: `${t.dir}/bin` } });
+    return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
+  } finally {
+    t.cleanup();
+  }
+}
+
+test("preflight: an admin without passwordless sudo, a missing command and an old podman each fail with their one line", () => {
+  const user = spawnSync("id", ["-un"], { encoding: "utf8" }).stdout.trim();
+  assert.deepEqual(preflightWith("deploy", "5.4.2", { sudo: false }), { code: 1, out: "", err: `preflight: user ${user} needs passwordless sudo (or connect as root)` });
+  assert.deepEqual(preflightWith("deploy", "5.4.2", { missing: ["newgidmap"] }), { code: 1, out: "", err: "preflight: newgidmap not found: the host needs podman >= 4.4, uidmap, systemd and curl" });
+  assert.deepEqual(preflightWith("deploy", "4.3.1"), { code: 1, out: "", err: "preflight: podman 4.3.1 is too old: need >= 4.4 (Quadlet)" });
+  const ok = preflightWith("deploy", "4.4.0");
+  if (fs.existsSync("/run/systemd/system")) assert.deepEqual(ok, { code: 0, out: "podman 4.4.0", err: "" });
+  else assert.deepEqual(ok, { code: 1, out: "", err: "preflight: systemd is not the init system" });
+});
