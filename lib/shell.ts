@@ -43,11 +43,13 @@ export function asUser(p: Privilege, user: string, body: string): string {
   return asRoot(p, asUserFromRoot(user, body));
 }
 
-/** Write `content` to `path` atomically (temp file + rename) with the given mode; content travels quoted. */
+/**
+ * Write `content` to `path` atomically (temp file + rename) with the given mode; content travels quoted. Any
+ * failed step (a full disk) ends the script with its own error, the temp file removed, the old file in place.
+ */
 export function writeFile(path: string, content: string, mode: string): string {
-  return `umask 077; printf '%s' ${q(content)} > ${q(path + ".tmp")} && chmod ${mode} ${q(path + ".tmp")} && mv -f ${q(
-    path + ".tmp",
-  )} ${q(path)}`;
+  const tmp = q(path + ".tmp");
+  return `umask 077; { printf '%s' ${q(content)} > ${tmp} && chmod ${mode} ${tmp} && mv -f ${tmp} ${q(path)}; } || { rm -f ${tmp} 2>/dev/null || true; echo ${q(`could not write ${path}`)} >&2; exit 1; }`;
 }
 
 /**

@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { SUBID_COUNT, allocateSubIds, preflight, releaseSubIds } from "../../lib/commands/host";
 import { hostScript, hostScriptText } from "../../lib/commands/hostScript";
-import { q } from "../../lib/shell";
+import { q, script, writeFile } from "../../lib/shell";
 
 function tmp() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "host-scripts-"));
@@ -48,6 +48,36 @@ test("arguments with quotes, newlines, $ and backslashes arrive byte for byte", 
     assert.equal(fs.readFileSync(`${t.dir}/f`, "utf8"), text);
     assert.equal((fs.statSync(`${t.dir}/f`).mode & 0o777).toString(8), "640");
     assert.ok(!fs.existsSync(`${t.dir}/f.tmp`));
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("write_file: a write that fails (here its temp path is a directory) fails the deploy, the old file kept", () => {
+  const t = tmp();
+  try {
+    fs.writeFileSync(`${t.dir}/unit`, "old\n");
+    fs.mkdirSync(`${t.dir}/unit.tmp`);
+    const r = fn(t, "write_file", [`${t.dir}/unit`, "0644", "new\n"]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /unit\.tmp: Is a directory/, "the real cause");
+    assert.match(r.err, new RegExp(`could not write ${t.dir}/unit`));
+    assert.equal(fs.readFileSync(`${t.dir}/unit`, "utf8"), "old\n");
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("shell.writeFile: a failed write ends the script (set -e alone would go on), the old file kept", () => {
+  const t = tmp();
+  try {
+    fs.writeFileSync(`${t.dir}/p.service`, "old\n");
+    fs.mkdirSync(`${t.dir}/p.service.tmp`);
+    const r = spawnSync("sh", ["-c", script(writeFile(`${t.dir}/p.service`, "new\n", "0644"), "echo went on")], { encoding: "utf8" });
+    assert.equal(r.status, 1);
+    assert.doesNotMatch(r.stdout, /went on/);
+    assert.match(r.stderr, /could not write .*p\.service/);
+    assert.equal(fs.readFileSync(`${t.dir}/p.service`, "utf8"), "old\n");
   } finally {
     t.cleanup();
   }

@@ -37,10 +37,15 @@ redact() { sed '/-----BEGIN [A-Z ]*PRIVATE[ ]KEY-----/,/-----END [A-Z ]*PRIVATE[
 same() { [ -f "$1" ] && printf '%s' "$2" | cmp -s - "$1"; }
 
 # `write_file PATH MODE TEXT`: PATH holds TEXT with MODE, replaced atomically (temp file + rename), in the
-# shell's umask 077 (shell.writeFile's line, whose status is the rename's).
+# shell's umask 077. Any failed step (a full disk) fails the deploy with its own error, never a half-written
+# file in place; the temp file does not stay.
 write_file() {
   umask 077
-  if printf '%s' "$3" > "$1.tmp" && chmod "$2" "$1.tmp"; then mv -f "$1.tmp" "$1"; fi
+  if ! { printf '%s' "$3" > "$1.tmp" && chmod "$2" "$1.tmp" && mv -f "$1.tmp" "$1"; }; then
+    rm -f "$1.tmp" 2>/dev/null || true
+    echo "could not write $1" >&2
+    return 1
+  fi
 }
 
 # `prune_releases UNIT_FILE RELEASES_DIR USER PARTIAL KEPT`: deletes the release directories beyond the KEPT
