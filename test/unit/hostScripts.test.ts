@@ -53,35 +53,32 @@ test("arguments with quotes, newlines, $ and backslashes arrive byte for byte", 
   }
 });
 
-test("write_file: a write that fails (here its temp path is a directory) fails the deploy, the old file kept", () => {
-  const t = tmp();
-  try {
-    fs.writeFileSync(`${t.dir}/unit`, "old\n");
-    fs.mkdirSync(`${t.dir}/unit.tmp`);
-    const r = fn(t, "write_file", [`${t.dir}/unit`, "0644", "new\n"]);
-    assert.equal(r.code, 1);
-    assert.match(r.err, /unit\.tmp: Is a directory/, "the real cause");
-    assert.match(r.err, new RegExp(`could not write ${t.dir}/unit`));
-    assert.equal(fs.readFileSync(`${t.dir}/unit`, "utf8"), "old\n");
-  } finally {
-    t.cleanup();
-  }
-});
-
-test("shell.writeFile: a failed write ends the script (set -e alone would go on), the old file kept", () => {
-  const t = tmp();
-  try {
-    fs.writeFileSync(`${t.dir}/p.service`, "old\n");
-    fs.mkdirSync(`${t.dir}/p.service.tmp`);
-    const r = spawnSync("sh", ["-c", script(writeFile(`${t.dir}/p.service`, "new\n", "0644"), "echo went on")], { encoding: "utf8" });
-    assert.equal(r.status, 1);
-    assert.doesNotMatch(r.stdout, /went on/);
-    assert.match(r.stderr, /could not write .*p\.service/);
-    assert.equal(fs.readFileSync(`${t.dir}/p.service`, "utf8"), "old\n");
-  } finally {
-    t.cleanup();
-  }
-});
+// The two atomic writers (deploy-fns.sh write_file, shell.writeFile for the TypeScript-built scripts): a write
+// that fails (here its temp path is a directory) ends the script with the real cause, the old file kept.
+const writers: [string, (t: ReturnType<typeof tmp>, file: string) => { code: number | null; out: string; err: string }][] = [
+  ["write_file", (t, file) => fn(t, "write_file", [file, "0644", "new\n"])],
+  ["shell.writeFile", (_t, file) => {
+    const r = spawnSync("sh", ["-c", script(writeFile(file, "new\n", "0644"), "echo went on")], { encoding: "utf8" });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  }],
+];
+for (const [name, write] of writers) {
+  test(`${name}: a failed write fails the deploy (set -e alone would go on) with its cause, the old file kept`, () => {
+    const t = tmp();
+    try {
+      fs.writeFileSync(`${t.dir}/unit`, "old\n");
+      fs.mkdirSync(`${t.dir}/unit.tmp`);
+      const r = write(t, `${t.dir}/unit`);
+      assert.equal(r.code, 1);
+      assert.doesNotMatch(r.out, /went on/);
+      assert.match(r.err, /unit\.tmp: Is a directory/, "the real cause");
+      assert.match(r.err, new RegExp(`could not write ${t.dir}/unit`));
+      assert.equal(fs.readFileSync(`${t.dir}/unit`, "utf8"), "old\n");
+    } finally {
+      t.cleanup();
+    }
+  });
+}
 
 test("same: true only for a regular file holding exactly the text", () => {
   const t = tmp();
