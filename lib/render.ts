@@ -109,8 +109,10 @@ export function appSettings(c: SiteConfig): string {
  * port: the socket units own the public ports and hand them to nginx (socket activation), so connections
  * that arrive while the container restarts wait in the kernel's queue instead of being refused, traffic
  * skips the rootless port forwarder, and nginx sees the client's address. The network (pasta) stays for
- * the app's outbound traffic. `role` "standby" renders the unit that holds the same sockets during a switch:
- * another container name, and no [Install] (it never starts at boot).
+ * the app's outbound traffic. `role` "standby" renders the new version's check, which then holds the same
+ * sockets while the unit restarts (deploy.ts): another container name; no [Install] (it never starts at boot);
+ * no restart (a version that fails is refused, never retried); nginx only once the app answers
+ * (FLAGUN_APP_WAIT=inf: a broken version never takes a connection); a log podman can read back for `up`.
  */
 export function quadletUnit(c: SiteConfig, l: Layout, u: UnitInputs, role: "service" | "standby" = "service"): string {
   const spec = containerSpec(c, l, u.appHash);
@@ -134,6 +136,7 @@ export function quadletUnit(c: SiteConfig, l: Layout, u: UnitInputs, role: "serv
     ...spec.volumes.map((v) => `Volume=${v}`),
     ...spec.secrets.map((s) => `Secret=${s}`),
     ...spec.env.map((e) => `Environment=${e}`),
+    ...(role === "standby" ? ["Environment=FLAGUN_APP_WAIT=inf", "LogDriver=k8s-file"] : []),
     "ReadOnly=true",
     "NoNewPrivileges=true",
     "DropCapability=ALL",
@@ -157,8 +160,7 @@ export function quadletUnit(c: SiteConfig, l: Layout, u: UnitInputs, role: "serv
     "[Service]",
     // Both units inherit the listening sockets (systemd passes them to every service that names them).
     `Sockets=${sockets}`,
-    "Restart=on-failure",
-    "RestartSec=2",
+    ...(role === "service" ? ["Restart=on-failure", "RestartSec=2"] : ["Restart=no"]),
     "TimeoutStartSec=300",
     "TimeoutStopSec=60",
     ...(role === "service" ? ["", "[Install]", "WantedBy=default.target"] : []),

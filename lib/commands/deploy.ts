@@ -1,16 +1,18 @@
-// The switch to a new version (image, app code, unit, settings, secrets): the new version proves itself in a
-// candidate container before anything changes, then takes over the sockets without refusing a connection.
+// The switch to a new version (image, app code, unit, settings, secrets): the new version proves itself before
+// anything the running one reads changes, then takes over the sockets without refusing a connection.
 //
-//   1. candidate: a throw-away container of the new version (same image, mounts, env, secrets; no port), its
-//      health checked through nginx; not healthy -> `up` fails with its logs, nothing else was touched.
-//   2. standby: when the site is already serving on its socket units, a second unit of the new version takes
-//      the same sockets (nginx in both accepts from one kernel queue) ...
-//   3. ... the main unit restarts on the new version while the standby serves, is checked, and the standby
-//      stops gracefully (nginx QUIT: requests in flight finish).
-// When the socket units are missing or changed (first install, an upgrade from a unit that published its own
-// ports, new ports), the old unit stops, the sockets are (re)created and the unit starts on them: the one
-// switch with a gap. When the unit does not run at all (first install, stopped, failing), there is no
-// version to protect: no candidate, the unit starts on the new version and its health check reports.
+//   1. check = standby: when the site serves on its socket units, a second unit of the new version starts on the
+//      same sockets (no [Install], no restart). Its nginx starts only once its app answers, so a broken version
+//      never takes a connection; not healthy within HEALTHY_WITHIN_S -> it is stopped and its file removed, and
+//      `up` fails with its logs: nothing a restart or reboot would start has changed.
+//   2. switch: the healthy standby serves (nginx in both accepts from one kernel queue) while the main unit
+//      restarts on the new version and is checked; then the standby stops gracefully (nginx QUIT: requests in
+//      flight finish). One container start for the check and the switch together.
+// When the socket units are missing or changed (an upgrade from a unit that published its own ports, new
+// ports), the new version is checked in a candidate (a throw-away container of it: same image, mounts, env,
+// secrets; no port), then the old unit stops, the sockets are (re)created and the unit starts on them: the one
+// switch with a gap. When the unit does not run at all (first install, stopped, failing), there is no version
+// to protect: no check, the unit starts on the new version and its health check reports.
 import { SiteConfig } from "../config";
 import { Layout } from "../layout";
 import { LISTEN_FDS_NOTE, UnitInputs, logrotateService, logrotateTimer, quadletUnit, socketUnit } from "../render";

@@ -86,7 +86,7 @@ test("failureSummary: exit code, Pulumi's first error line, the switch's refusal
     "Diagnostics:",
     "  command:remote:Command (vm-unit):",
     '    error: Process exited with status 1: running "…":',
-    "    candidate: starting flagun-web-candidate (the new version, no port) beside the running one",
+    "    check: starting flagun-web-standby (the new version) on the site's sockets beside the running one",
     "    [ERROR] Exception in worker process",
     "    deploy refused: the new version did not pass its health check; the running version keeps serving, untouched",
     "",

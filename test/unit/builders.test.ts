@@ -128,13 +128,17 @@ test("quadlet unit: sockets not ports, read-only mounts, secret as a file, resta
   }
   assert.ok(!/SECRET_KEY=/.test(u), "no secret value in the unit");
   assert.ok(!/PublishPort/.test(u), "no port forwarder: the socket units own the ports");
-  // The standby: the same container spec and sockets under another name, never started at boot.
+  assert.ok(u.split("\n").includes("Restart=on-failure"));
+  // The standby (the new version's check, then the sockets' holder during the restart): the same container spec
+  // and sockets under another name; never started at boot, never restarted, nginx only for an app that answers.
   const standby = quadletUnit(site, l, inputs, "standby");
-  assert.ok(standby.split("\n").includes("ContainerName=flagun-web-standby"));
-  assert.ok(standby.split("\n").includes("Sockets=flagun-web-https.socket flagun-web-http.socket"));
-  assert.ok(!/\[Install\]|WantedBy/.test(standby));
-  const strip = (t: string) => t.split("\n").filter((x) => !/^(ContainerName|Description)=|^$|^\[Install\]|^WantedBy=/.test(x));
-  assert.deepEqual(strip(standby), strip(u), "standby and service differ only in name and boot");
+  for (const line of ["ContainerName=flagun-web-standby", "Sockets=flagun-web-https.socket flagun-web-http.socket", "Restart=no", "Environment=FLAGUN_APP_WAIT=inf", "LogDriver=k8s-file"]) {
+    assert.ok(standby.split("\n").includes(line), `standby: missing ${line}`);
+  }
+  assert.ok(!/\[Install\]|WantedBy|RestartSec|Restart=on-failure/.test(standby));
+  const strip = (t: string) =>
+    t.split("\n").filter((x) => !/^(ContainerName|Description|Restart|RestartSec|LogDriver)=|^Environment=FLAGUN_APP_WAIT=|^$|^\[Install\]|^WantedBy=/.test(x));
+  assert.deepEqual(strip(standby), strip(u), "standby and service differ only in name, boot, restarts, the app wait and the log");
 });
 
 test("socket units: one public port each, IPv4 all addresses, activating the service, started at boot", () => {

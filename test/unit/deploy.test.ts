@@ -87,15 +87,27 @@ const at = (log: string[], re: RegExp) => {
   return i;
 };
 
-test("switch on a serving site: candidate first, then the standby takes the sockets, the unit restarts, the standby stops", () => {
-  const w = setup({ active: ["flagun-web-https.socket", "flagun-web-http.socket", "flagun-web.service"], unhealthy: [], socketsOnDisk: true });
+const serving = ["flagun-web-https.socket", "flagun-web-http.socket", "flagun-web.service"];
+
+/** A refused deploy changed nothing a restart or reboot would use: no unit, socket, timer or one-off file written,
+ *  the running unit and its sockets never stopped or restarted, the standby stopped and its file gone. */
+function assertRefusedLeftNothing(w: ReturnType<typeof setup>, r: ReturnType<ReturnType<typeof setup>["run"]>) {
+  assert.equal(r.code, 1, r.out);
+  for (const f of [`${w.l.quadletDir}/flagun-web.container`, `${w.l.quadletDir}/flagun-web-standby.container`, w.l.oneOffScript]) {
+    assert.ok(!r.exists(f), `${f} was written by a refused deploy`);
+  }
+  assert.ok(!fs.readdirSync(w.l.userUnitDir).some((f) => /logrotate/.test(f)), "no log rotation unit written");
+  assert.ok(!r.log.some((x) => /^systemctl --user (stop|restart|enable|disable)( --now)? .*flagun-web(\.service|-https\.socket|-http\.socket)/.test(x)), `the running unit and its sockets were touched:\n${r.log.join("\n")}`);
+}
+
+test("switch on a serving site: the standby of the new version is its check, holds the sockets while the unit restarts, then stops", () => {
+  const w = setup({ active: serving, unhealthy: [], socketsOnDisk: true });
   try {
     const r = w.run();
     assert.equal(r.code, 0, r.out);
     const c = r.log;
-    assert.ok(at(c, /^podman run -d --replace --name flagun-web-candidate --no-healthcheck/) < at(c, /^podman exec flagun-web-candidate flagun-health/));
-    assert.ok(at(c, /^podman rm -f --ignore flagun-web-candidate/) < at(c, /^systemctl --user start flagun-web-standby\.service/));
-    assert.ok(at(c, /^systemctl --user start flagun-web-standby\.service/) < at(c, /^podman exec flagun-web-standby flagun-health/));
+    assert.ok(!c.some((x) => /candidate/.test(x)), "no candidate container: the standby is the check");
+    assert.ok(at(c, /^systemctl --user restart flagun-web-standby\.service/) < at(c, /^podman exec flagun-web-standby flagun-health/));
     assert.ok(at(c, /^podman exec flagun-web-standby flagun-health/) < at(c, /^podman exec flagun-web-standby test -s \/tmp\/flagun-listen-fds$/));
     assert.ok(at(c, /^podman exec flagun-web-standby test -s/) < at(c, /^systemctl --user restart flagun-web\.service/));
     assert.ok(at(c, /^systemctl --user restart flagun-web\.service/) < at(c, /^podman exec flagun-web flagun-health/));
@@ -112,7 +124,7 @@ test("switch on a serving site: candidate first, then the standby takes the sock
 });
 
 test("a re-run on a serving site (a drift repair: a socket was disabled) enables both sockets again and never stops them", () => {
-  const w = setup({ active: ["flagun-web-https.socket", "flagun-web-http.socket", "flagun-web.service"], unhealthy: [], socketsOnDisk: true });
+  const w = setup({ active: serving, unhealthy: [], socketsOnDisk: true });
   try {
     const r = w.run();
     assert.equal(r.code, 0, r.out);
@@ -123,58 +135,55 @@ test("a re-run on a serving site (a drift repair: a socket was disabled) enables
   }
 });
 
-test("a candidate that fails its check: up fails with its logs; no unit file written, nothing started, stopped or restarted", () => {
-  const w = setup({ active: ["flagun-web-https.socket", "flagun-web-http.socket", "flagun-web.service"], unhealthy: ["flagun-web-candidate"], socketsOnDisk: true });
+test("a standby that fails its check: up is refused with its logs; it is stopped and its file removed, nothing else changed", () => {
+  const w = setup({ active: serving, unhealthy: ["flagun-web-standby"], socketsOnDisk: true });
   try {
     const r = w.run();
-    assert.equal(r.code, 1);
-    assert.match(r.out, /flagun-web-candidate did not become healthy: state exited \(exit code 1\)/);
+    assertRefusedLeftNothing(w, r);
+    assert.match(r.out, /flagun-web-standby did not become healthy: state exited \(exit code 1\)/);
     assert.match(r.out, /deploy refused: the new version did not pass its health check; the running version keeps serving, untouched/);
-    assert.ok(r.log.some((x) => /^podman logs --tail 30 flagun-web-candidate/.test(x)), "its logs are shown");
-    assert.ok(r.log.some((x) => /^podman rm -f --ignore flagun-web-candidate/.test(x)), "the candidate is removed");
-    assert.deepEqual(r.log.filter((x) => x.startsWith("systemctl")), ["systemctl --user is-active --quiet flagun-web.service"], "no systemctl call but the question whether it runs");
-    assert.ok(!r.exists(`${w.l.quadletDir}/flagun-web.container`) && !r.exists(`${w.l.quadletDir}/flagun-web-standby.container`));
-    assert.ok(!r.exists(w.l.oneOffScript));
+    assert.ok(r.log.some((x) => /^podman logs --tail 30 flagun-web-standby/.test(x)), "its logs are shown");
+    assert.ok(at(r.log, /^podman logs --tail 30 flagun-web-standby/) < at(r.log, /^systemctl --user stop flagun-web-standby\.service$/), "the logs are read before it stops");
+    assert.ok(r.log.includes("systemctl --user reset-failed flagun-web-standby.service"), "no failed standby is left for `systemctl --failed`");
   } finally {
     w.cleanup();
   }
 });
 
-test("a healthy standby without the listening sockets: it is stopped, the running unit is never restarted", () => {
-  const w = setup({ active: ["flagun-web-https.socket", "flagun-web-http.socket", "flagun-web.service"], unhealthy: [], socketsOnDisk: true, withoutSockets: ["flagun-web-standby"] });
+test("a healthy standby without the listening sockets: it is stopped and its file removed, the running unit is never restarted", () => {
+  const w = setup({ active: serving, unhealthy: [], socketsOnDisk: true, withoutSockets: ["flagun-web-standby"] });
   try {
     const r = w.run();
-    assert.equal(r.code, 1);
+    assertRefusedLeftNothing(w, r);
     assert.match(r.out, /the standby did not receive the listening sockets from systemd; the running version keeps serving/);
-    assert.ok(r.log.some((x) => x === "systemctl --user stop flagun-web-standby.service"));
-    assert.ok(!r.log.some((x) => /restart flagun-web\.service/.test(x)));
-    assert.ok(!r.exists(`${w.l.quadletDir}/flagun-web.container`), "the service's unit file is not rewritten");
+    assert.ok(r.log.includes("systemctl --user stop flagun-web-standby.service"));
   } finally {
     w.cleanup();
   }
 });
 
-test("a standby that fails its check: it is stopped, the running unit is never restarted", () => {
-  const w = setup({ active: ["flagun-web-https.socket", "flagun-web-http.socket", "flagun-web.service"], unhealthy: ["flagun-web-standby"], socketsOnDisk: true });
+test("new ports and a candidate that fails its check: refused; the old sockets and the unit are untouched", () => {
+  const w = setup({ active: serving, unhealthy: ["flagun-web-candidate"], socketsOnDisk: false });
   try {
+    fs.writeFileSync(`${w.l.userUnitDir}/flagun-web-https.socket`, "old port");
     const r = w.run();
-    assert.equal(r.code, 1);
-    assert.match(r.out, /the standby did not become healthy; the running version keeps serving/);
-    assert.ok(r.log.some((x) => x === "systemctl --user stop flagun-web-standby.service"));
-    assert.ok(!r.log.some((x) => /restart flagun-web\.service/.test(x)));
-    assert.ok(!r.exists(`${w.l.quadletDir}/flagun-web.container`), "the service's unit file is not rewritten");
+    assertRefusedLeftNothing(w, r);
+    assert.match(r.out, /flagun-web-candidate did not become healthy/);
+    assert.ok(r.log.some((x) => /^podman rm -f --ignore flagun-web-candidate/.test(x)), "the candidate is removed");
+    assert.equal(fs.readFileSync(`${w.l.userUnitDir}/flagun-web-https.socket`, "utf8"), "old port");
+    assert.ok(!r.log.some((x) => /standby/.test(x)), "no standby: the sockets would change");
   } finally {
     w.cleanup();
   }
 });
 
-test("first install (nothing runs): no candidate, the socket units are created and the unit starts on them", () => {
+test("first install (nothing runs): no check, the socket units are created and the unit starts on them", () => {
   const w = setup({ active: [], unhealthy: ["flagun-web-candidate"], socketsOnDisk: false });
   try {
     const r = w.run();
     assert.equal(r.code, 0, r.out);
     const c = r.log;
-    assert.match(r.out, /candidate: skipped \(flagun-web\.service is not running: no version to protect\)/);
+    assert.match(r.out, /check: skipped \(flagun-web\.service is not running: no version to protect\)/);
     assert.ok(!c.some((x) => /candidate/.test(x)), "no candidate when nothing serves");
     assert.ok(at(c, /enable --now flagun-web-https\.socket/) < at(c, /^systemctl --user restart flagun-web\.service/));
     assert.ok(!c.some((x) => /standby/.test(x) && /start|exec/.test(x)), "no standby when nothing serves");
@@ -185,7 +194,7 @@ test("first install (nothing runs): no candidate, the socket units are created a
 });
 
 test("new ports (socket files differ): after the candidate, the unit lets go of the old ports before the sockets are recreated", () => {
-  const w = setup({ active: ["flagun-web-https.socket", "flagun-web-http.socket", "flagun-web.service"], unhealthy: [], socketsOnDisk: false });
+  const w = setup({ active: serving, unhealthy: [], socketsOnDisk: false });
   try {
     fs.writeFileSync(`${w.l.userUnitDir}/flagun-web-https.socket`, "old port");
     const r = w.run();

@@ -44,7 +44,7 @@ sock.bind(("127.0.0.1", int(os.environ["FLAGUN_APP_PORT"]))); sock.listen(16)
 time.sleep(float(os.environ["IMPORT_S"]))
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
+        self.send_response(int(os.environ["STATUS"])); self.end_headers(); self.wfile.write(b"ok")
     def log_message(self, *a): pass
 srv = http.server.HTTPServer(("127.0.0.1", 0), H, bind_and_activate=False); srv.socket = sock
 note("app-ready")
@@ -70,8 +70,11 @@ interface Run {
   seconds: number;
 }
 
-/** Starts flagun-supervise with the stand-ins, sends SIGTERM once nginx started, waits for the exit. */
-async function superviseRun(opts: { importS: number; drainS: number; stopTimeoutS: number }): Promise<Run> {
+/**
+ * Starts flagun-supervise with the stand-ins, sends SIGTERM once nginx started (or after watchS seconds when
+ * nginx may not start: `status` is what the app answers, `appWait` is FLAGUN_APP_WAIT), waits for the exit.
+ */
+async function superviseRun(opts: { importS: number; drainS: number; stopTimeoutS: number; status?: number; appWait?: string; watchS?: number }): Promise<Run> {
   const { spawn } = await import("node:child_process");
   const net = await import("node:net");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "supervise-serve-"));
@@ -100,6 +103,8 @@ async function superviseRun(opts: { importS: number; drainS: number; stopTimeout
       FLAGUN_LOG_DIR: path.join(dir, "log"),
       FLAGUN_APP_SETTINGS: path.join(dir, "app.json"),
       FLAGUN_STOP_TIMEOUT: String(opts.stopTimeoutS),
+      STATUS: String(opts.status ?? 200),
+      ...(opts.appWait === undefined ? {} : { FLAGUN_APP_WAIT: opts.appWait }),
     },
   });
   let stderr = "";
@@ -114,12 +119,12 @@ async function superviseRun(opts: { importS: number; drainS: number; stopTimeout
         .filter(Boolean)
         .map((l) => [l.split(" ")[0], Number(l.split(" ")[1])]),
     ) as Record<string, number>;
-  for (let i = 0; i < 100 && !("nginx-start" in journal()); i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < (opts.watchS ?? 10) * 10 && !("nginx-start" in journal()); i++) await new Promise((r) => setTimeout(r, 100));
   child.kill("SIGTERM");
   const status = await exited;
   const run = { journal: journal(), status, seconds: (Date.now() - t0) / 1000 };
   fs.rmSync(dir, { recursive: true, force: true });
-  assert.ok("nginx-start" in run.journal, `nginx never started: ${stderr}`);
+  if (opts.watchS === undefined) assert.ok("nginx-start" in run.journal, `nginx never started: ${stderr}`);
   return run;
 }
 
@@ -127,6 +132,16 @@ test("serving mode: nginx starts only once the app answers its health path, not 
   const run = await superviseRun({ importS: 1.5, drainS: 0, stopTimeoutS: 4 });
   assert.ok(run.journal["nginx-start"] >= run.journal["app-ready"], JSON.stringify(run.journal));
   assert.equal(run.status, 0);
+});
+
+test("serving mode: an app that answers 500 gets nginx after FLAGUN_APP_WAIT (the 50x page), never with `inf` (the deploy's standby)", async () => {
+  const waited = await superviseRun({ importS: 0, drainS: 0, stopTimeoutS: 4, status: 500, appWait: "1", watchS: 6 });
+  assert.ok("nginx-start" in waited.journal, `nginx did not start after FLAGUN_APP_WAIT=1: ${JSON.stringify(waited.journal)}`);
+  assert.ok(waited.journal["nginx-start"] - waited.journal["app-ready"] >= 0.7, JSON.stringify(waited.journal));
+  const never = await superviseRun({ importS: 0, drainS: 0, stopTimeoutS: 4, status: 500, appWait: "inf", watchS: 4 });
+  assert.ok("app-ready" in never.journal, JSON.stringify(never.journal));
+  assert.ok(!("nginx-start" in never.journal), `nginx started for an app that answers 500: ${JSON.stringify(never.journal)}`);
+  assert.equal(never.status, 0, "it still stops cleanly on SIGTERM");
 });
 
 test("serving mode: on SIGTERM gunicorn is stopped only after nginx drained, even when the drain outlasts half the stop budget", async () => {

@@ -21,28 +21,50 @@ generated() {
   systemctl --user cat "$unit" >/dev/null 2>&1 || { echo "Quadlet generated no $unit:" >&2; /usr/libexec/podman/quadlet -dryrun -user >&2 || true; exit 1; }
 }
 
+# A standby that did not pass: stopped, its file gone, as if it never ran (it has no [Install]: a refusal
+# leaves nothing that a restart or a reboot would start).
+drop_standby() {
+  systemctl --user stop "$standby.service" 2>/dev/null || true
+  rm -f "$standby_path"
+  systemctl --user daemon-reload
+  systemctl --user reset-failed "$standby.service" 2>/dev/null || true
+}
+refused() {
+  echo "deploy refused: the new version did not pass its health check; the running version keeps serving, untouched" >&2
+  exit 1
+}
+
 mkdir -p "$quadlet_dir" "$user_unit_dir"
-if active "$unit"; then
-  echo "candidate: starting $candidate (the new version, no port) beside the running one"
-  eval "$candidate_run" >/dev/null
-  if ! healthy "$candidate" "$healthy_within_s" "$error_log"; then
-    podman rm -f --ignore "$candidate" >/dev/null 2>&1 || true
-    echo "deploy refused: the new version did not pass its health check; the running version keeps serving, untouched" >&2
-    exit 1
-  fi
-  podman rm -f --ignore "$candidate" >/dev/null
-else
-  echo "candidate: skipped ($unit is not running: no version to protect)"
-fi
-# Nothing below runs before the new version proved itself. These files serve no traffic: written first,
-# they are loaded by the next daemon-reload.
-write_file "$rotate_service_path" 0644 "$rotate_service_text"
-write_file "$rotate_timer_path" 0644 "$rotate_timer_text"
-write_file "$one_off_path" 0750 "$one_off_text"
 # is-active with several units succeeds when any one is active: each is asked alone.
+sockets_ok=0
 if active "$https_socket" && active "$http_socket" && same "$https_socket_path" "$https_socket_text" && same "$http_socket_path" "$http_socket_text"; then
   sockets_ok=1
+fi
+standby_note=""
+if [ "$sockets_ok" = 1 ] && active "$unit"; then
+  # Serving on our sockets: the new version's check is its standby, a second unit on the same sockets. Its
+  # nginx starts only once its app answers (FLAGUN_APP_WAIT=inf), so a broken version never takes a
+  # connection; a healthy one serves beside the running one while the unit restarts (no second start).
+  echo "check: starting $standby (the new version) on the site's sockets beside the running one"
+  write_file "$standby_path" 0644 "$standby_text"
+  systemctl --user daemon-reload
+  systemctl --user restart "$standby.service" || true
+  healthy "$standby" "$healthy_within_s" "$error_log" || { drop_standby; refused; }
+  # Healthy through its unix socket is not enough: without the public sockets the restart would be a gap.
+  podman exec "$standby" test -s "$listen_fds_note" || { drop_standby; echo "deploy stopped: the standby did not receive the listening sockets from systemd; the running version keeps serving" >&2; exit 1; }
+  echo "switch: $standby serves while $unit restarts on the new version"
+  standby_note="; $standby keeps serving it"
+elif active "$unit"; then
+  # Serving on ports of its own or other ones: the new version is checked in a throw-away container with no
+  # port before the unit lets go of them.
+  echo "check: starting $candidate (the new version, no port) beside the running one"
+  eval "$candidate_run" >/dev/null
+  healthy "$candidate" "$healthy_within_s" "$error_log" || { podman rm -f --ignore "$candidate" >/dev/null 2>&1 || true; refused; }
+  podman rm -f --ignore "$candidate" >/dev/null
 else
+  echo "check: skipped ($unit is not running: no version to protect)"
+fi
+if [ "$sockets_ok" = 0 ]; then
   # First install, a unit that published its ports itself, or new ports: the unit must let go of the
   # old ports before the socket units can bind the new ones (the only switch with a gap).
   echo "switch: (re)creating the socket units; $unit starts on them"
@@ -55,20 +77,11 @@ else
   generated
   systemctl --user stop "$https_socket" "$http_socket" 2>/dev/null || true
   systemctl --user enable --now "$https_socket" "$http_socket" 2>&1
-  sockets_ok=0
 fi
-standby_note=""
-if [ "$sockets_ok" = 1 ] && active "$unit"; then
-  # Serving on our sockets: the standby of the new version takes them too before the unit restarts.
-  write_file "$standby_path" 0644 "$standby_text"
-  systemctl --user daemon-reload
-  systemctl --user start "$standby.service"
-  healthy "$standby" "$healthy_within_s" "$error_log" || { systemctl --user stop "$standby.service" || true; echo "deploy stopped: the standby did not become healthy; the running version keeps serving" >&2; exit 1; }
-  # Healthy through its unix socket is not enough: without the public sockets the restart would be a gap.
-  podman exec "$standby" test -s "$listen_fds_note" || { systemctl --user stop "$standby.service" || true; echo "deploy stopped: the standby did not receive the listening sockets from systemd; the running version keeps serving" >&2; exit 1; }
-  echo "switch: $standby serves while $unit restarts on the new version"
-  standby_note="; $standby keeps serving it"
-fi
+# The new version passed its check. These files serve no traffic: loaded by the next daemon-reload.
+write_file "$rotate_service_path" 0644 "$rotate_service_text"
+write_file "$rotate_timer_path" 0644 "$rotate_timer_text"
+write_file "$one_off_path" 0750 "$one_off_text"
 # The unit on the new version, checked; then a standby that served meanwhile (if any) ends.
 write_file "$quadlet_path" 0644 "$quadlet_text"
 systemctl --user daemon-reload
