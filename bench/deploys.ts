@@ -176,7 +176,7 @@ export async function measureDeploys(t: BenchSite, deploys: DeployUnderLoad[], s
       ),
     );
   });
-  // The app fails at import: the candidate never becomes healthy, `up` fails, and the running version
+  // The app fails at import: the standby (its check) never becomes healthy, `up` fails, and the running version
   // must keep serving, unchanged. Then the app is restored and an up converges before anything else.
   await section("deploy: broken app", async () => {
     const main = path.join(s.workDir, "flask_app", "main.py");

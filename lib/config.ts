@@ -336,7 +336,7 @@ function keys(c: ParseContext) {
     }),
     httpsPort: key(int(1, 65535, 8443), {
       rule: "integer 1-65535, not `httpPort`; a port below 1024 (`443`) is served from port + 8000 (`8443`), which must not be the other port",
-      effect: "socket units recreated on the new ports, the unit restarted on them after the candidate check (downtime seconds: the old ports close); a port below 1024 adds a root-owned nftables redirect to port + 8000 (needs `nftables` on the host; removed by `destroy` or a port from 1024 up), so `8443` -> `443` keeps the sockets: no downtime",
+      effect: "socket units recreated on the new ports, the unit restarted on them after the candidate check (a container with no port) (downtime seconds: the old ports close); a port below 1024 adds a root-owned nftables redirect to port + 8000 (needs `nftables` on the host; removed by `destroy` or a port from 1024 up), so `8443` -> `443` keeps the sockets: no downtime",
     }),
     httpPort: key(int(1, 65535, 8088), {
       rule: "integer 1-65535, not `httpsPort`; a port below 1024 (`80`) is served from port + 8000 (`8080`), which must not be the other port",
@@ -369,7 +369,7 @@ function keys(c: ParseContext) {
     }),
     healthPath: key(text(HEALTH_PATH_RE, "an absolute URL path of letters, digits, . _ ~ / - such as / or /login").default("/"), {
       rule: "URL path `^/[A-Za-z0-9._~/-]*$`",
-      effect: "what the candidate check, the container's health check and the `up` gate request; healthy = any HTTP status below 500; switch",
+      effect: "what the deploy's check (standby or candidate), the container's health check and the `up` gate request; healthy = any HTTP status below 500; switch",
     }),
     appEnv: key(envMap(), {
       rule: "JSON object `{\"NAME\": \"text\"}`: names `^[A-Z_][A-Z0-9_]*$` (not `PATH`, `HOME`, `LANG`, `APP_MODULE`, `FLASK_APP`, `SECRET_KEY_FILE`, `GUNICORN_CMD_ARGS`, `WEB_CONCURRENCY`, `PYTHON*`, `FLAGUN_*` but for `FLAGUN_SECURE_COOKIES` and `FLAGUN_MAX_CONTENT_LENGTH`, `LD_*`, `LC_*`, `SSL_CERT_*`), values any text up to 4096 characters",
@@ -396,7 +396,7 @@ function keys(c: ParseContext) {
     initCommand: key(argv(), {
       rule: "like `releaseCommand`, e.g. `flask init-db`",
       shownDefault: "none",
-      effect: "a database app's first deploy: runs in a one-off container of the new version before the release command and the candidate check, only while the data was never initialised (no `<dataPath>/.flagun-init-done`, empty instance folder); then never again, so an `init-db` that drops tables cannot run over data",
+      effect: "a database app's first deploy: runs in a one-off container of the new version before the release command and the new version's check, only while the data was never initialised (no `<dataPath>/.flagun-init-done`, empty instance folder); then never again, so an `init-db` that drops tables cannot run over data",
     }),
     dataPath: key(absPath(), {
       rule: "normalised absolute path outside `installPath`, `homeDir` and `logPath`",

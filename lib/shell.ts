@@ -53,7 +53,7 @@ export function writeFile(path: string, content: string, mode: string): string {
 }
 
 /**
- * Prefix of the deploy's work that serves no request (image build, candidate, config check, release
+ * Prefix of the deploy's work that serves no request (image build, a candidate, config check, release
  * command): it runs behind the containers that serve. On a busy host a build at the same priority starved
  * the serving container until its health checks timed out and it was killed (bench).
  */

@@ -769,7 +769,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       assert.notEqual(outcome, null, "the up did not settle within 600 s");
       assert.notEqual(outcome, "", "the raced broken release was deployed");
       const failed = outcome ?? "";
-      const where = /deploy refused/.test(failed) ? "at the candidate" : "at the install";
+      const where = /deploy refused/.test(failed) ? "at the check" : "at the install";
       const shown = withoutScripts(failed);
       const cause = firstLine(shown, /deploy refused/) || firstLine(shown, /release \S+: /) || firstLine(shown, /error: /);
       // What the race left in releases/: the racer's links (named *.partial*) and the directories it moved aside.
@@ -821,13 +821,13 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
         assert.ok(bodies.length > 0 && bodies.every((b) => b === "Hello, World!"), "only the old body was served");
         const unitAfter = await unitState();
         assert.equal(unitAfter, unitBefore, "the running unit was not touched (same file, same process, no restart)");
-        assert.equal((await sh(host, `${u} podman ps -a --format '{{.Names}}'`)).trim(), "flagun-web", "no candidate left behind");
+        assert.equal((await sh(host, `${u} podman ps -a --format '{{.Names}}'`)).trim(), "flagun-web", "no candidate or standby left behind");
         // A release install with no racer: root's leftover from 12b is gone now, whatever 12d's race left of it.
         assert.equal((await host.run(`sudo test -e ${leftover} || sudo test -L ${leftover}`)).code, 1, `${leftover} is still there after a release install`);
         first = `up failed after ${upS.toFixed(0)} s: "${firstLine(msg, /deploy refused/)}", cause shown: "${firstLine(msg, /RuntimeError/)}"; during it ${bodies.length + failures.length} requests, ${failures.length} failed, all "Hello, World!"; unit file, MainPID, NRestarts unchanged; 12b's leftover gone`;
 
         // The same deploy again (it failed, so it runs again), with the app's error log a symlink to the TLS key:
-        // the key is the user's own file, so only the excerpt's check on the open file refuses it. The candidate's
+        // the key is the user's own file, so only the excerpt's check on the open file refuses it. The standby's
         // gunicorn cannot open its error log through this link (the key's host path is not in the container),
         // so its traceback is not shown this time: the first deploy showed it.
         const key = await sh(host, `sudo cat ${keyFile}`);
@@ -863,7 +863,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
         assert.deepEqual(load2.failures, [], "no request failed while the broken version was refused again");
         assert.ok(load2.bodies.length > 0 && load2.bodies.every((b) => b === "Hello, World!"), "only the old body was served");
         assert.equal(await unitState(), unitBefore, "the running unit was not touched by the second deploy either");
-        assert.equal((await sh(host, `${u} podman ps -a --format '{{.Names}}'`)).trim(), "flagun-web", "no candidate left behind");
+        assert.equal((await sh(host, `${u} podman ps -a --format '{{.Names}}'`)).trim(), "flagun-web", "no candidate or standby left behind");
         second = `up failed after ${up2S.toFixed(0)} s: "${refused}"; key ("PRIVATE KEY", ${slices.length} 24-character slices) in neither the error nor the output; ${load2.bodies.length + load2.failures.length} requests, ${load2.failures.length} failed; unit unchanged`;
       } finally {
         fs.writeFileSync(main, good);
