@@ -12,7 +12,8 @@ export function operatorCommands(host: HostConfig, l: Layout, uid: number): Reco
     status: `${ssh} ${q(`${asUser} systemctl --user status ${l.unitName}`)}`,
     logs: `${ssh} ${q(`${sudo}journalctl -f _SYSTEMD_USER_UNIT=${l.unitName}`)}`,
     containers: `${ssh} ${q(`${asUser} podman ps -a`)}`,
-    restart: `${ssh} ${q(`${asUser} systemctl --user restart ${l.unitName}`)}`,
+    // reset-failed first: after a crash loop systemd refuses new starts (quadletUnit's start limit) until then.
+    restart: `${ssh} ${q(`${asUser} systemctl --user reset-failed ${l.unitName}; ${asUser} systemctl --user restart ${l.unitName}`)}`,
     // One-shot: machinectl's pty forwarding drops the command's output when stdin is a pipe (as over
     // `ssh host cmd`), so stdin is /dev/null. Interactively: `ssh -t … sudo machinectl shell USER@ /bin/sh`.
     machinectl: `${ssh} ${q(`${sudo}machinectl -q shell ${l.user}@ /usr/bin/podman ps -a </dev/null`)}`,

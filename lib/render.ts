@@ -103,6 +103,9 @@ export function appSettings(c: SiteConfig): string {
   return `${JSON.stringify({ module: c.appModule, healthPath: c.healthPath, env: { FLASK_APP: c.appModule, ...c.appEnv } }, null, 2)}\n`;
 }
 
+/** How often the service may (re)start before systemd gives up on it (quadletUnit). */
+export const START_LIMIT = { burst: 8, intervalS: 600 };
+
 /**
  * The Quadlet unit. Quadlet replaces the runbook's deprecated `podman generate systemd`; the generated
  * service restarts on failure and is wanted by default.target, which linger starts at boot. It publishes no
@@ -127,6 +130,12 @@ export function quadletUnit(c: SiteConfig, l: Layout, u: UnitInputs, role: "serv
       : `Description=flagun-rosupod ${c.serviceName}: holds the sockets while ${l.unitName} restarts`,
     `Requires=${sockets}`,
     `After=${sockets}`,
+    // A version that cannot start must not hold the site's sockets: once systemd stops restarting it (a
+    // crash loop: START_LIMIT.burst starts within START_LIMIT.intervalS), the socket units fail with it and
+    // close the ports, so clients are refused at once instead of queueing for nothing, and the journal says
+    // "Start request repeated too quickly". systemd's default (5 in 10 s) never trips when a start alone takes
+    // seconds. Each deploy resets the count (deploy.sh: reset-failed), as an operator's fix would.
+    ...(role === "service" ? [`StartLimitIntervalSec=${START_LIMIT.intervalS}`, `StartLimitBurst=${START_LIMIT.burst}`] : []),
     "",
     "[Container]",
     `ContainerName=${role === "service" ? l.containerName : l.standbyName}`,

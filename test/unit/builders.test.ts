@@ -129,15 +129,19 @@ test("quadlet unit: sockets not ports, read-only mounts, secret as a file, resta
   assert.ok(!/SECRET_KEY=/.test(u), "no secret value in the unit");
   assert.ok(!/PublishPort/.test(u), "no port forwarder: the socket units own the ports");
   assert.ok(u.split("\n").includes("Restart=on-failure"));
+  // A crash loop ends (the sockets fail with it and refuse connections): bounded, and looser than systemd's 5 in
+  // 10 s, which a start that takes seconds never trips.
+  const unitSection = u.slice(u.indexOf("[Unit]"), u.indexOf("[Container]")).split("\n");
+  assert.ok(unitSection.includes("StartLimitIntervalSec=600") && unitSection.includes("StartLimitBurst=8"), "start limit in [Unit]");
   // The standby (the new version's check, then the sockets' holder during the restart): the same container spec
   // and sockets under another name; never started at boot, never restarted, nginx only for an app that answers.
   const standby = quadletUnit(site, l, inputs, "standby");
   for (const line of ["ContainerName=flagun-web-standby", "Sockets=flagun-web-https.socket flagun-web-http.socket", "Restart=no", "Environment=FLAGUN_APP_WAIT=inf", "LogDriver=k8s-file"]) {
     assert.ok(standby.split("\n").includes(line), `standby: missing ${line}`);
   }
-  assert.ok(!/\[Install\]|WantedBy|RestartSec|Restart=on-failure/.test(standby));
+  assert.ok(!/\[Install\]|WantedBy|RestartSec|Restart=on-failure|StartLimit/.test(standby));
   const strip = (t: string) =>
-    t.split("\n").filter((x) => !/^(ContainerName|Description|Restart|RestartSec|LogDriver)=|^Environment=FLAGUN_APP_WAIT=|^$|^\[Install\]|^WantedBy=/.test(x));
+    t.split("\n").filter((x) => !/^(ContainerName|Description|Restart|RestartSec|LogDriver|StartLimitIntervalSec|StartLimitBurst)=|^Environment=FLAGUN_APP_WAIT=|^$|^\[Install\]|^WantedBy=/.test(x));
   assert.deepEqual(strip(standby), strip(u), "standby and service differ only in name, boot, restarts, the app wait and the log");
 });
 

@@ -97,7 +97,7 @@ function assertRefusedLeftNothing(w: ReturnType<typeof setup>, r: ReturnType<Ret
     assert.ok(!r.exists(f), `${f} was written by a refused deploy`);
   }
   assert.ok(!fs.readdirSync(w.l.userUnitDir).some((f) => /logrotate/.test(f)), "no log rotation unit written");
-  assert.ok(!r.log.some((x) => /^systemctl --user (stop|restart|enable|disable)( --now)? .*flagun-web(\.service|-https\.socket|-http\.socket)/.test(x)), `the running unit and its sockets were touched:\n${r.log.join("\n")}`);
+  assert.ok(!r.log.some((x) => /^systemctl --user (stop|restart|enable|disable|reset-failed)( --now)? .*flagun-web(\.service|-https\.socket|-http\.socket)/.test(x)), `the running unit and its sockets were touched:\n${r.log.join("\n")}`);
 }
 
 test("switch on a serving site: the standby of the new version is its check, holds the sockets while the unit restarts, then stops", () => {
@@ -110,6 +110,7 @@ test("switch on a serving site: the standby of the new version is its check, hol
     assert.ok(at(c, /^systemctl --user restart flagun-web-standby\.service/) < at(c, /^podman exec flagun-web-standby flagun-health/));
     assert.ok(at(c, /^podman exec flagun-web-standby flagun-health/) < at(c, /^podman exec flagun-web-standby test -s \/tmp\/flagun-listen-fds$/));
     assert.ok(at(c, /^podman exec flagun-web-standby test -s/) < at(c, /^systemctl --user restart flagun-web\.service/));
+    assert.ok(at(c, /^systemctl --user reset-failed flagun-web\.service$/) < at(c, /^systemctl --user restart flagun-web\.service/), "a fresh start count for the new version");
     assert.ok(at(c, /^systemctl --user restart flagun-web\.service/) < at(c, /^podman exec flagun-web flagun-health/));
     assert.ok(at(c, /^podman exec flagun-web flagun-health/) < at(c, /^systemctl --user stop flagun-web-standby\.service/));
     assert.ok(!c.some((x) => /stop .*\.socket|enable --now flagun-web-https/.test(x)), "the sockets are never closed during a switch");
@@ -188,6 +189,19 @@ test("first install (nothing runs): no check, the socket units are created and t
     assert.ok(at(c, /enable --now flagun-web-https\.socket/) < at(c, /^systemctl --user restart flagun-web\.service/));
     assert.ok(!c.some((x) => /standby/.test(x) && /start|exec/.test(x)), "no standby when nothing serves");
     for (const s of ["flagun-web-https.socket", "flagun-web-http.socket"]) assert.ok(r.exists(`${w.l.userUnitDir}/${s}`));
+  } finally {
+    w.cleanup();
+  }
+});
+
+test("after a crash loop (the unit and its sockets failed at their start limit): the deploy resets them, then starts the sockets and the unit", () => {
+  const w = setup({ active: [], unhealthy: [], socketsOnDisk: true });
+  try {
+    const r = w.run();
+    assert.equal(r.code, 0, r.out);
+    const c = r.log;
+    assert.ok(at(c, /^systemctl --user reset-failed flagun-web\.service flagun-web-https\.socket flagun-web-http\.socket$/) < at(c, /^systemctl --user enable --now flagun-web-https\.socket/));
+    assert.ok(at(c, /^systemctl --user enable --now flagun-web-https\.socket/) < at(c, /^systemctl --user restart flagun-web\.service/));
   } finally {
     w.cleanup();
   }

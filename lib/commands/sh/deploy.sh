@@ -76,6 +76,8 @@ if [ "$sockets_ok" = 0 ]; then
   systemctl --user daemon-reload
   generated
   systemctl --user stop "$https_socket" "$http_socket" 2>/dev/null || true
+  # After a crash loop the unit and its sockets are failed (start limit hit): a fresh count, as a fix deserves.
+  systemctl --user reset-failed "$unit" "$https_socket" "$http_socket" 2>/dev/null || true
   systemctl --user enable --now "$https_socket" "$http_socket" 2>&1
 fi
 # The new version passed its check. These files serve no traffic: loaded by the next daemon-reload.
@@ -86,6 +88,7 @@ write_file "$one_off_path" 0750 "$one_off_text"
 write_file "$quadlet_path" 0644 "$quadlet_text"
 systemctl --user daemon-reload
 generated
+systemctl --user reset-failed "$unit" 2>/dev/null || true
 systemctl --user restart "$unit"
 healthy "$container" "$healthy_within_s" "$error_log" || { echo "deploy stopped: $unit did not become healthy on the new version$standby_note" >&2; exit 1; }
 if active "$standby.service"; then systemctl --user stop "$standby.service"; fi
