@@ -505,12 +505,19 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
     // 11 drift: an operator's change on the host; `pulumi up --refresh` (or `pulumi refresh`, then `pulumi up`)
     // finds it and re-runs exactly the commands that repair it; a plain `up` after that changes nothing and
     // logs in nowhere. `ran` is every resource the healing run changed, from the engine's events.
-    // `canaries`: the act plants something for root to follow; the canaries must not change.
-    const drift = (name: string, act: string, want: { found: RegExp[]; ran: (found: string[]) => string[]; back: string; canaries?: boolean }, refreshFirst = false) =>
+    // `canaries`: the act plants something for root to follow; the canaries must not change. `settle`: what the
+    // host must show after the act, before the healing run (its figure joins the row's).
+    const drift = (
+      name: string,
+      act: string,
+      want: { found: RegExp[]; ran: (found: string[]) => string[]; back: string; canaries?: boolean; settle?: (u: string) => Promise<string> },
+      refreshFirst = false,
+    ) =>
       step(`11 drift: ${name}, then ${refreshFirst ? "pulumi refresh + up" : "pulumi up --refresh"} heals it; a plain up runs nothing`, async () => {
         const u = asUserPrefix(user, out.hosts.value.vm.uid);
         const canariesBefore = want.canaries ? await canaries() : "";
         await sh(host, act.replace(/\$u/g, u));
+        const settled = want.settle ? `${await want.settle(u)}; ` : "";
         const before = await sessions();
         const ran = new Set<string>();
         const onEvent = (e: EngineEvent) => {
@@ -538,7 +545,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
         assert.deepEqual([...again], [], "a plain up after the repair changes nothing");
         assert.equal(plainLogins, 0, "a plain up after the repair logs in nowhere");
         if (want.canaries) await sameCanaries(canariesBefore, `(drift ${name})`);
-        return `found ${JSON.stringify(found)}; ${refreshFirst ? "refresh + up" : "up --refresh"} ${upS.toFixed(0)} s ran ${[...ran].join(", ") || "nothing"} (${logins} SSH logins); 200; back; plain up: ${JSON.stringify(plain.summary.resourceChanges)}, ${plainLogins} logins${want.canaries ? "; canaries unchanged" : ""}`;
+        return `${settled}found ${JSON.stringify(found)}; ${refreshFirst ? "refresh + up" : "up --refresh"} ${upS.toFixed(0)} s ran ${[...ran].join(", ") || "nothing"} (${logins} SSH logins); 200; back; plain up: ${JSON.stringify(plain.summary.resourceChanges)}, ${plainLogins} logins${want.canaries ? "; canaries unchanged" : ""}`;
       });
     const unitRepair = ["vm-unit", "vm-health"];
     // Four kinds at once (one healing run, so the group stays inside CI's time): each must be found, and the
@@ -566,6 +573,33 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       found: [],
       ran: (found) => (found.some((f) => f.startsWith("unit:")) ? unitRepair : []),
       back: "$u podman container exists flagun-web",
+    });
+    // A version that cannot start, restarted (app.json names a module that does not exist: what a refused deploy
+    // once left in the live files): a crash loop. systemd gives up at the unit's start limit and the socket
+    // units fail with it, so clients are refused at once instead of waiting in a queue nothing serves (measured
+    // inside the VM: the forwarded port on this machine always accepts); the journal says why. The refresh
+    // finds the file and the failed units; the up puts the declared file back and starts the unit again.
+    const appJson = "/opt/flagun/site/config/app.json";
+    await drift("crash loop (app.json names a missing module, unit restarted)", `$u sed -i 's/"module": "[^"]*"/"module": "no_such_module:app"/' ${appJson} && $u systemctl --user restart flagun-web.service`, {
+      found: [
+        /^app\.json: \/opt\/flagun\/site\/config\/app\.json differs from the declared content$/,
+        /^unit: flagun-web\.service is failed$/,
+        /^unit: flagun-web-https\.socket is failed and enabled, not active and enabled$/,
+      ],
+      ran: () => ["vm-config-app-json", "vm-config-install", ...unitRepair],
+      back: "$u systemctl --user is-active --quiet flagun-web.service && $u systemctl --user is-active --quiet flagun-web-https.socket",
+      settle: async (u) => {
+        // curl's exit status 7: the connection was refused (28 would be a timeout: queued, not served).
+        const curl = `curl -sk -o /dev/null --max-time 5 https://127.0.0.1:${ports.https}/; echo $?`;
+        const refusedS = await waitFor("connections refused after the crash loop", 900, async () => (await sh(host, curl)).trim() === "7");
+        const result = (unit: string) => sh(host, `${u} systemctl --user show -p Result --value ${unit}`).then((r) => r.trim());
+        const [service, socket] = [await result("flagun-web.service"), await result("flagun-web-https.socket")];
+        assert.match(service, /start-limit-hit/, "the service stopped at its start limit");
+        assert.match(socket, /start-limit-hit/, "the https socket failed with it");
+        const journal = (await sh(host, "sudo journalctl --no-pager -q -o cat --since=-30min | grep -E 'flagun-web.service: (Start request repeated too quickly|Failed with result)' | tail -n 2 || true")).trim();
+        assert.match(journal, /repeated too quickly|start-limit-hit/, "the journal says why");
+        return `refused ${refusedS.toFixed(0)} s after the restart; results ${service}, ${socket}; journal: ${journal.split("\n").pop()}`;
+      },
     });
     // The rebuild is the one time root's build command runs: the user (the app) plants its build area first,
     // where root once held its lock and copied the context: a FIFO at the lock (an open by root would hang),
@@ -793,7 +827,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
     });
 
     // ---------------------------------------------------------------------------------------------
-    await step("10 broken app deploy (import error), then again with gunicorn's error.log a symlink to the TLS key: up fails naming the cause, the key never shown, the old version serves throughout", async () => {
+    await step("10 broken app deploy (import error), then again with gunicorn's error.log a symlink to the TLS key: up fails naming the cause, the key never shown, the old version serves throughout and after a restart", async () => {
       const main = path.join(s.workDir, "flask_app", "main.py");
       const good = fs.readFileSync(main, "utf8");
       const u = asUserPrefix(user, out.hosts.value.vm.uid);
@@ -805,6 +839,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       fs.writeFileSync(main, `raise RuntimeError("broken on purpose by the robustness test")\n${good}`);
       let first = "";
       let second = "";
+      let third = "";
       try {
         log("pulumi up (broken app) under load");
         const t0 = Date.now();
@@ -865,6 +900,14 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
         assert.equal(await unitState(), unitBefore, "the running unit was not touched by the second deploy either");
         assert.equal((await sh(host, `${u} podman ps -a --format '{{.Names}}'`)).trim(), "flagun-web", "no candidate or standby left behind");
         second = `up failed after ${up2S.toFixed(0)} s: "${refused}"; key ("PRIVATE KEY", ${slices.length} 24-character slices) in neither the error nor the output; ${load2.bodies.length + load2.failures.length} requests, ${load2.failures.length} failed; unit unchanged`;
+
+        // A refusal leaves nothing a restart would pick up: restarted now, the unit runs the version that served.
+        const unitFile = (state: string) => state.split("\n").filter((l) => !/^(MainPID|NRestarts)=/.test(l)).join("\n");
+        await sh(host, `${u} systemctl --user restart flagun-web.service`);
+        const backS = await waitFor("serving after a restart that follows the refusals", 300, async () => (await httpsGet(url, out.certificatePem.value)).status === 200);
+        assert.equal((await httpsGet(url, out.certificatePem.value)).body, "Hello, World!", "after a restart: the version that was serving");
+        assert.equal(unitFile(await unitState()), unitFile(unitBefore), "the unit file is the one from before the refusals");
+        third = `then systemctl --user restart: 200 "Hello, World!" after ${backS.toFixed(0)} s, unit file unchanged`;
       } finally {
         fs.writeFileSync(main, good);
       }
@@ -874,7 +917,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       const after = await s.stack.preview();
       assert.deepEqual(Object.entries(after.changeSummary ?? {}).filter(([k]) => k !== "same"), [], JSON.stringify(after.changeSummary));
       await servesHello();
-      return `${first}; again with error.log -> tls/key.pem: ${second}; canaries unchanged; after restoring the app: up, preview no changes`;
+      return `${first}; again with error.log -> tls/key.pem: ${second}; ${third}; canaries unchanged; after restoring the app: up, preview no changes`;
     });
 
     // ---------------------------------------------------------------------------------------------
