@@ -7,12 +7,14 @@
 //      the container's supervision and hardening), ending on the original app again;
 //  12a. log subdirectories swapped for symlinks to /etc from inside the container: a dataPath change's up refused, naming them;
 //  12b. a root-owned leftover <hash>.partial in releases/ (an older version's install): the drift rows' unit deploys still pass;
-//  11. drift: what an operator changed on the host, healed by `pulumi up --refresh` (and `refresh` + `up`);
+//  11. drift: what an operator changed on the host, healed by `pulumi up --refresh` (and `refresh` + `up`), a crash
+//      loop among them (stopped at the unit's start limit, connections refused);
 //  12c. the build area planted (a FIFO at the old lock, symlinks at the context) before 11's image rebuild: nothing followed;
 //   7. TLS scan with sslscan; 5. secrets grep; 6. least privilege; 1. reboot;
 //   2. SSH dropped while an up runs, the next up converges;
 //  12d. a release install raced by the user swapping .partial directories for symlinks to /usr: nothing followed;
-//  10. a broken app deploy under load, then again with gunicorn's error.log a symlink to the TLS key (never shown);
+//  10. a broken app deploy under load, then again with gunicorn's error.log a symlink to the TLS key (never shown),
+//      then a restart: the old version serves;
 //   8. destroy after all that leaves nothing behind, except an operator's file it reports (and keeps), and follows
 //      none of the user's symlinks planted in the home, installPath, logPath and dataPath.
 // Every 12 row (and 8, 10, 11's image rebuild) compares root's canaries (system paths, a secret, root-owned
