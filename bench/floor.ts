@@ -104,10 +104,18 @@ export function shapeProgram(shape: ShapeNode[]): string {
   ].join("\n");
 }
 
+/**
+ * A floor project's Pulumi.yaml: `projectYaml` under another name, with its runtime options and without its
+ * `config:` block (the project's keys are namespaced by its own name, which the CLI refuses in another project).
+ */
+export function floorPulumiYaml(projectYaml: string, name: string): string {
+  return projectYaml.replace(/^name: .*$/m, `name: flagun-bench-${name}`).replace(/^config:\n(?:[ #].*\n?|\n)*/m, "");
+}
+
 /** A throw-away project dir of `repo`'s runtime setup with `indexTs` as its program (remove it when done). */
 export function floorProject(repo: string, name: string, indexTs: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `flagun-bench-${name}-`));
-  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), fs.readFileSync(path.join(repo, "Pulumi.yaml"), "utf8").replace(/^name: .*$/m, `name: flagun-bench-${name}`));
+  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), floorPulumiYaml(fs.readFileSync(path.join(repo, "Pulumi.yaml"), "utf8"), name));
   for (const f of ["tsconfig.json", "package.json"]) fs.copyFileSync(path.join(repo, f), path.join(dir, f));
   fs.mkdirSync(path.join(dir, "lib"));
   // What Pulumi.yaml's nodeargs and tsconfig.json's ts-node section load (compile cache, transpiler).

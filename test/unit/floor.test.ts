@@ -3,7 +3,10 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as ts from "typescript";
-import { StateResource, shapeOf, shapeProgram } from "../../bench/floor";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { projectRoot } from "../../lib/repo";
+import { StateResource, floorPulumiYaml, shapeOf, shapeProgram } from "../../bench/floor";
 
 const urn = (type: string, name: string) => `urn:pulumi:s::p::${type}::${name}`;
 const stack = urn("pulumi:pulumi:Stack", "p-s");
@@ -55,4 +58,12 @@ test("shapeProgram: one stand-in per node, with its options, in a program free o
     assert.ok(text.split("\n").includes(line), `missing: ${line}\n${text}`);
   const out = ts.transpileModule(text, { reportDiagnostics: true, compilerOptions: { module: ts.ModuleKind.CommonJS } });
   assert.deepEqual(out.diagnostics, []);
+});
+
+test("floorPulumiYaml: this project's runtime options under the floor's name, without its config block", () => {
+  const yaml = floorPulumiYaml(fs.readFileSync(path.join(projectRoot(__dirname), "Pulumi.yaml"), "utf8"), "empty-ts");
+  assert.match(yaml, /^name: flagun-bench-empty-ts$/m);
+  assert.match(yaml, /^runtime:\n  name: nodejs\n/m);
+  assert.match(yaml, /nodeargs: --require \.\/lib\/compileCache\.cjs/);
+  assert.doesNotMatch(yaml, /^config:|flagun-rosupod:/m);
 });
