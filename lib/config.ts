@@ -336,7 +336,7 @@ function keys(c: ParseContext) {
     }),
     httpsPort: key(int(1, 65535, 8443), {
       rule: "integer 1-65535, not `httpPort`; a port below 1024 (`443`) is served from port + 8000 (`8443`), which must not be the other port",
-      effect: "socket units recreated on the new ports, the unit restarted on them after the candidate check (a container with no port) (downtime seconds: the old ports close); a port below 1024 adds a root-owned nftables redirect to port + 8000 (needs `nftables` on the host; removed by `destroy` or a port from 1024 up), so `8443` -> `443` keeps the sockets: no downtime",
+      effect: "socket units recreated on the new ports, the unit restarted on them once the new version passed its check in a container with no port (downtime seconds: the old ports close); a port below 1024 adds a root-owned nftables redirect to port + 8000 (needs `nftables` on the host; removed by `destroy` or a port from 1024 up), so `8443` -> `443` keeps the sockets: no downtime",
     }),
     httpPort: key(int(1, 65535, 8088), {
       rule: "integer 1-65535, not `httpsPort`; a port below 1024 (`80`) is served from port + 8000 (`8080`), which must not be the other port",
