@@ -11,6 +11,7 @@
 //    http redirect to the standard port, the post still there after a reboot, and destroy removing the
 //    redirect exactly.
 import type { TestContext } from "node:test";
+import type { EngineEvent } from "@pulumi/pulumi/automation";
 import * as assert from "node:assert/strict";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
@@ -101,11 +102,18 @@ export async function realFlaskApps(t: TestContext, host: TestHost, forwarded: R
   const s = await siteStack(host, { https: 8443, http: 8080 }, { retainData: { value: "false" } }, "apps");
   let out: Record<string, any> = {};
   const vm = () => out.hosts.value.vm;
-  const up = async (what: string) => {
+  /** One `up`; returns how often the release command ran in it (its create, or the create of a replacement). */
+  const up = async (what: string): Promise<number> => {
     log(`pulumi up (${what})`);
     const t0 = Date.now();
-    out = (await s.stack.up({ onOutput: () => undefined })).outputs;
-    log(`up (${what}) took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    let releases = 0;
+    const onEvent = (e: EngineEvent) => {
+      const m = e.resourcePreEvent?.metadata;
+      if (m && m.urn.endsWith("::vm-release") && ["create", "create-replacement"].includes(m.op)) releases++;
+    };
+    out = (await s.stack.up({ onOutput: () => undefined, onEvent })).outputs;
+    log(`up (${what}) took ${((Date.now() - t0) / 1000).toFixed(0)} s, release command ran ${releases}x`);
+    return releases;
   };
   const releaseStdout = async () => {
     const r = ((await s.stack.exportStack()).deployment.resources as any[]).find((x) => String(x.urn).endsWith("::vm-release"));
@@ -128,8 +136,11 @@ export async function realFlaskApps(t: TestContext, host: TestHost, forwarded: R
   const browser = () => new Browser(at(forwarded[8443]), ca());
   await t.test("a Flask-WTF/Login/Migrate app with its own Flask pin: migrations by releaseCommand, register, log in, post", async () => {
     const journal = (await sh(host, "sudo sha256sum /var/lib/flagun-web/instance/journal.sqlite")).split(" ")[0];
+    const image = vm().imageRef;
     await configureFromReadme(s, "Migrations, logins and the app's own pins", [["<a long random value>", token]]);
-    await up("board app");
+    // New code and new requirements in one up: the image is rebuilt once and the release command runs once.
+    assert.equal(await up("board app"), 1, "the release command ran once");
+    assert.notEqual(vm().imageRef, image, "its own pins: a new image");
     const release = await releaseStdout();
     assert.match(release, /init command: skipped \(\/var\/lib\/flagun-web was initialised before\)/, "initCommand never runs over data");
     assert.match(release, /release command: flask db upgrade[\s\S]*Running upgrade {2}-> \w+, users and posts/);

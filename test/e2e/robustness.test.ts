@@ -4,7 +4,7 @@
 //   4. host identity: unreachable host, wrong SSH key, wrong pinned host key, no Podman, Podman < 4.4;
 //   2. first provisioning interrupted (SIGINT, then SIGKILL) during the image build, recovered, converged;
 //      then the site's own checks on it (site.ts: redirect, host state, no-op up, an app change under load,
-//      the container's supervision and hardening), ending on the original app again;
+//      the container's supervision and hardening), whose changed app the rows below serve;
 //  12a. log subdirectories swapped for symlinks to /etc from inside the container: a dataPath change's up refused, naming them;
 //  12b. a root-owned leftover <hash>.partial in releases/ (an older version's install): the drift rows' unit deploys still pass;
 //  11. drift: what an operator changed on the host, healed by `pulumi up --refresh` (and `refresh` + `up`), a crash
@@ -28,9 +28,11 @@ import * as path from "node:path";
 import { execFileSync, spawn } from "node:child_process";
 import { freePort, startHost, TestHost } from "../host/vm";
 import { ConfigMap, EngineEvent } from "@pulumi/pulumi/automation";
-import { siteChecks } from "./site";
+import { CHANGED_BODY, siteChecks } from "./site";
 import { REPO, SiteStack, assertUninstalled, asUserPrefix, cliEnv, httpsGet, log, pulumiCli, readTree, sh, siteStack, underLoad, waitFor } from "./harness";
 
+/** What the site serves from the site's checks on (their app change stays). */
+const SERVED = CHANGED_BODY;
 const firstLine = (s: string, re: RegExp) => (s.split("\n").find((l) => re.test(l)) ?? "").trim().slice(0, 140);
 /** `s` without the scripts a failed remote command quotes (the command plugin's error reads `running "<the
  * whole script, Go-quoted>"`): the script names every path it checks and holds its own messages' words, so a
@@ -45,7 +47,14 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
   t.after(() => host.stop());
   // Extra SANs, so the scan can check the certificate names what is configured (besides the defaults).
   const san = { dns: "robust.example.test", ip: "192.0.2.10" };
-  const s: SiteStack = await siteStack(host, ports, { certDnsNames: { value: JSON.stringify([san.dns]) }, certIpAddresses: { value: JSON.stringify([san.ip]) } });
+  // Two gunicorn workers, not the default five of a 2-vCPU host: this group starts the container about 25
+  // times (switches, kills, heals, refusals), and each start answers only once a worker has imported the app,
+  // which five workers importing at once on two emulated CPUs delay. The default runs in the app and upgrade groups.
+  const s: SiteStack = await siteStack(host, ports, {
+    certDnsNames: { value: JSON.stringify([san.dns]) },
+    certIpAddresses: { value: JSON.stringify([san.ip]) },
+    workers: { value: "2" },
+  });
   const user = "flagun";
   const url = `https://127.0.0.1:${ports.https}/`;
   const out: Record<string, any> = {};
@@ -74,11 +83,11 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
   const canaries = () =>
     sh(host, `sudo sh -c 'stat -c "%n %u:%g %a %s %Y" /etc /etc/shadow /usr /usr/bin /srv/canary-dir /srv/canary-dir/file /var/canary; sha256sum /etc/shadow /var/canary /srv/canary-dir/file'`);
   const sameCanaries = async (before: string, when: string) => assert.equal(await canaries(), before, `root changed a canary ${when}`);
-  /** Every attack row ends on the normal site. */
-  const servesHello = async () => {
+  /** Every attack row ends on the normal site, serving the app as the site's checks left it. */
+  const servesApp = async () => {
     const res = await httpsGet(url, out.certificatePem.value);
     assert.equal(res.status, 200);
-    assert.equal(res.body, "Hello, World!");
+    assert.equal(res.body, SERVED);
   };
   const releases = `/opt/${user}/site/releases`;
   /** Root's leftover of an interrupted install by an older version (planted in 12b, removed by a later install). */
@@ -431,8 +440,8 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
     });
 
     // ---------------------------------------------------------------------------------------------
-    // The site's own checks (test/e2e/site.ts) on this host as provisioning left it (they end serving
-    // "Hello, World!" again, as the rows below expect).
+    // The site's own checks (test/e2e/site.ts) on this host as provisioning left it (they end serving their
+    // changed app, SERVED, as the rows below expect).
     await siteChecks(t, { host, s, out, ports, user });
 
     // ---------------------------------------------------------------------------------------------
@@ -488,8 +497,8 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       const after = await s.stack.preview({ onOutput: (o) => (printed += o) });
       assert.deepEqual(Object.entries(after.changeSummary ?? {}).filter(([k]) => k !== "same"), [], JSON.stringify(after.changeSummary));
       await sameCanaries(before, "(12a restoring up)");
-      await servesHello();
-      return `up refused after ${upS.toFixed(0)} s: "${refusal}"; ${moved} not created; canaries unchanged; links undone, config back: up ran ${[...changed].join(", ") || "nothing"}, preview no changes; 200 "Hello, World!"`;
+      await servesApp();
+      return `up refused after ${upS.toFixed(0)} s: "${refusal}"; ${moved} not created; canaries unchanged; links undone, config back: up ran ${[...changed].join(", ") || "nothing"}, preview no changes; 200 "${SERVED}"`;
     });
 
     await step("12b root-owned leftover <hash>.partial planted in releases/ (an older version's install): kept for the next release install (12d), pruning must pass", async () => {
@@ -499,8 +508,8 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       await sh(host, `sudo mkdir -p ${leftover}/sub && sudo touch ${leftover}/sub/x`);
       const owner = (await sh(host, `sudo stat -c '%U %F' ${leftover} ${leftover}/sub/x`)).trim().replace(/\n/g, ", ");
       await sameCanaries(before, "(12b)");
-      await servesHello();
-      return `${leftover}/sub/x planted (${owner}); canaries unchanged; 200 "Hello, World!"`;
+      await servesApp();
+      return `${leftover}/sub/x planted (${owner}); canaries unchanged; 200 "${SERVED}"`;
     });
 
     // ---------------------------------------------------------------------------------------------
@@ -536,7 +545,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
         log(`drift ${name}: refresh found ${JSON.stringify(found)}; ran ${[...ran].join(", ")}`);
         const res = await httpsGet(url, out.certificatePem.value);
         assert.equal(res.status, 200);
-        assert.equal(res.body, "Hello, World!");
+        assert.equal(res.body, SERVED);
         await sh(host, want.back.replace(/\$u/g, u));
         for (const re of want.found) assert.ok(found.some((f) => re.test(f)), `the refresh found ${JSON.stringify(found)}, not ${re}`);
         assert.deepEqual([...ran].sort(), want.ran(found).sort(), "what the healing run changed");
@@ -629,8 +638,8 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       await sh(host, `${u} sh -c 'cd ${cache} && rm -f flagun-build.lock flagun-build.tar && if [ -L flagun-build ]; then rm flagun-build; fi'`);
       assert.equal(notUsers, "", `root left files in ${cache}`);
       await sameCanaries(before, "(12c)");
-      await servesHello();
-      return `image rebuilt with the plants in place; left of them (name:type) ${left || "nothing"}, removed; nothing in ${cache} but the user's; canaries unchanged; 200 "Hello, World!"`;
+      await servesApp();
+      return `image rebuilt with the plants in place; left of them (name:type) ${left || "nothing"}, removed; nothing in ${cache} but the user's; canaries unchanged; 200 "${SERVED}"`;
     });
 
     // ---------------------------------------------------------------------------------------------
@@ -736,7 +745,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       const up2 = await s.stack.up();
       const res = await httpsGet(url, out.certificatePem.value);
       assert.equal(res.status, 200);
-      assert.equal(res.body, "Hello, World!");
+      assert.equal(res.body, SERVED);
       const conf = await sh(host, `sudo grep -rh client_max_body_size /opt/${user}/site/config/ | head -1`);
       assert.match(conf, /20m/);
       const after = await s.stack.preview();
@@ -826,8 +835,8 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       assert.ok(["gone", "directory root"].includes(leftoverState), `12b's leftover after the raced install: ${leftoverState}`);
       assert.equal(remaining, "", "the racer's links and moved directories could not all be removed as the user");
       await sameCanaries(before, "(12d)");
-      await servesHello();
-      return `up failed ${where} after ${upS.toFixed(0)} s: "${cause}"; racer's links ${links.length}, moved-aside dirs ${asides.length} (removed as the user); no release a symlink; 12b's leftover: ${leftoverState === "gone" ? "removed" : "root's, still at its name (the race hid it)"}; canaries (/usr, /usr/bin included) unchanged; 200 "Hello, World!"`;
+      await servesApp();
+      return `up failed ${where} after ${upS.toFixed(0)} s: "${cause}"; racer's links ${links.length}, moved-aside dirs ${asides.length} (removed as the user); no release a symlink; 12b's leftover: ${leftoverState === "gone" ? "removed" : "root's, still at its name (the race hid it)"}; canaries (/usr, /usr/bin included) unchanged; 200 "${SERVED}"`;
     });
 
     // ---------------------------------------------------------------------------------------------
@@ -855,15 +864,15 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
         const upS = (Date.now() - t0) / 1000;
         assert.match(msg, /RuntimeError: broken on purpose by the robustness test/, "the error names the cause (the app's traceback)");
         const res = await httpsGet(url, out.certificatePem.value);
-        assert.equal(res.body, "Hello, World!", "the old version still serves");
+        assert.equal(res.body, SERVED, "the old version still serves");
         assert.deepEqual(failures, [], "no request failed while the broken version was refused");
-        assert.ok(bodies.length > 0 && bodies.every((b) => b === "Hello, World!"), "only the old body was served");
+        assert.ok(bodies.length > 0 && bodies.every((b) => b === SERVED), "only the old body was served");
         const unitAfter = await unitState();
         assert.equal(unitAfter, unitBefore, "the running unit was not touched (same file, same process, no restart)");
         assert.equal((await sh(host, `${u} podman ps -a --format '{{.Names}}'`)).trim(), "flagun-web", "no candidate or standby left behind");
         // A release install with no racer: root's leftover from 12b is gone now, whatever 12d's race left of it.
         assert.equal((await host.run(`sudo test -e ${leftover} || sudo test -L ${leftover}`)).code, 1, `${leftover} is still there after a release install`);
-        first = `up failed after ${upS.toFixed(0)} s: "${firstLine(msg, /deploy refused/)}", cause shown: "${firstLine(msg, /RuntimeError/)}"; during it ${bodies.length + failures.length} requests, ${failures.length} failed, all "Hello, World!"; unit file, MainPID, NRestarts unchanged; 12b's leftover gone`;
+        first = `up failed after ${upS.toFixed(0)} s: "${firstLine(msg, /deploy refused/)}", cause shown: "${firstLine(msg, /RuntimeError/)}"; during it ${bodies.length + failures.length} requests, ${failures.length} failed, all "${SERVED}"; unit file, MainPID, NRestarts unchanged; 12b's leftover gone`;
 
         // The same deploy again (it failed, so it runs again), with the app's error log a symlink to the TLS key:
         // the key is the user's own file, so only the excerpt's check on the open file refuses it. The standby's
@@ -900,7 +909,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
           assert.equal(slices.find((x) => text.includes(x)), undefined, `a 24-character slice of the TLS key in ${where}`);
         }
         assert.deepEqual(load2.failures, [], "no request failed while the broken version was refused again");
-        assert.ok(load2.bodies.length > 0 && load2.bodies.every((b) => b === "Hello, World!"), "only the old body was served");
+        assert.ok(load2.bodies.length > 0 && load2.bodies.every((b) => b === SERVED), "only the old body was served");
         assert.equal(await unitState(), unitBefore, "the running unit was not touched by the second deploy either");
         assert.equal((await sh(host, `${u} podman ps -a --format '{{.Names}}'`)).trim(), "flagun-web", "no candidate or standby left behind");
         second = `up failed after ${up2S.toFixed(0)} s: "${refused}"; key ("PRIVATE KEY", ${slices.length} 24-character slices) in neither the error nor the output; ${load2.bodies.length + load2.failures.length} requests, ${load2.failures.length} failed; unit unchanged`;
@@ -909,9 +918,9 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
         const unitFile = (state: string) => state.split("\n").filter((l) => !/^(MainPID|NRestarts)=/.test(l)).join("\n");
         await sh(host, `${u} systemctl --user restart flagun-web.service`);
         const backS = await waitFor("serving after a restart that follows the refusals", 300, async () => (await httpsGet(url, out.certificatePem.value)).status === 200);
-        assert.equal((await httpsGet(url, out.certificatePem.value)).body, "Hello, World!", "after a restart: the version that was serving");
+        assert.equal((await httpsGet(url, out.certificatePem.value)).body, SERVED, "after a restart: the version that was serving");
         assert.equal(unitFile(await unitState()), unitFile(unitBefore), "the unit file is the one from before the refusals");
-        third = `then systemctl --user restart: 200 "Hello, World!" after ${backS.toFixed(0)} s, unit file unchanged`;
+        third = `then systemctl --user restart: 200 "${SERVED}" after ${backS.toFixed(0)} s, unit file unchanged`;
       } finally {
         fs.writeFileSync(main, good);
       }
@@ -920,7 +929,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       await s.stack.up();
       const after = await s.stack.preview();
       assert.deepEqual(Object.entries(after.changeSummary ?? {}).filter(([k]) => k !== "same"), [], JSON.stringify(after.changeSummary));
-      await servesHello();
+      await servesApp();
       return `${first}; again with error.log -> tls/key.pem: ${second}; ${third}; canaries unchanged; after restoring the app: up, preview no changes`;
     });
 
