@@ -66,7 +66,7 @@ function setup(w: World) {
       `case "$1" in`,
       `  exec) if [ "$3" = test ]; then for c in ${(w.withoutSockets ?? []).join(" ")}; do [ "$2" = "$c" ] && exit 1; done; exit 0; fi`,
       `        for c in ${w.unhealthy.join(" ")}; do [ "$2" = "$c" ] && exit 1; done; exit 0;;`,
-      `  inspect) echo "0 exited (exit code 1)";;`,
+      `  inspect) echo "exited (exit code 1)";;`,
       "esac",
       "exit 0",
     ].join("\n"),

@@ -104,33 +104,6 @@ test("redact: a private key block becomes one line; the lines around it stay", (
   }
 });
 
-/**
- * A container's process tree as the host sees it: its first process (a sh, for tini), a child (for
- * flagun-supervise) and an nginx below it (a copy of sleep named nginx: /proc's comm is the file's name).
- * Resolves to the first process's pid once the nginx runs.
- */
-function containerTree(t: ReturnType<typeof tmp>): { pid: string; stop: () => void } {
-  fs.copyFileSync("/bin/sleep", `${t.dir}/bin/nginx`);
-  const pid = spawnSync("sh", ["-c", `sh -c '"${t.dir}/bin/nginx" 60 & wait' >/dev/null 2>&1 & echo $!`], { encoding: "utf8" }).stdout.trim();
-  assert.match(pid, /^\d+$/);
-  const deadline = Date.now() + 10000;
-  while (fn(t, "nginx_started", [pid]).code !== 0) assert.ok(Date.now() < deadline, "the tree's nginx never showed in /proc");
-  return { pid, stop: () => void spawnSync("pkill", ["-f", `${t.dir}/bin/nginx`]) };
-}
-
-test("nginx_started: an nginx below the container's first process, from /proc; none below another process", () => {
-  const t = tmp();
-  const tree = containerTree(t);
-  try {
-    assert.equal(fn(t, "nginx_started", [tree.pid]).code, 0, "the nginx two levels below is found");
-    assert.equal(fn(t, "nginx_started", [String(process.pid)]).code, 1, "not below another process");
-    for (const bad of ["", "0", "-", "1;x"]) assert.equal(fn(t, "nginx_started", [bad]).code, 1, `pid ${JSON.stringify(bad)}`);
-  } finally {
-    tree.stop();
-    t.cleanup();
-  }
-});
-
 test("excerpt: the last 30 lines of a regular file of this user; a symlink or a second link is not shown", () => {
   const t = tmp();
   try {
@@ -151,12 +124,11 @@ test("excerpt: the last 30 lines of a regular file of this user; a symlink or a 
   }
 });
 
-test("healthy: once the container's nginx runs, probes each second until flagun-health passes", () => {
+test("healthy: passes once flagun-health does, counting the attempts", () => {
   const t = tmp();
-  const tree = containerTree(t);
   try {
     // The third `podman exec` passes; `sleep` returns at once.
-    t.stub("podman", `n=$(grep -c '^podman exec' ${t.dir}/calls); case "$1" in exec) [ "$n" -ge 3 ];; inspect) echo "${tree.pid} running (exit code 0)";; esac`);
+    t.stub("podman", `n=$(grep -c '^podman exec' ${t.dir}/calls); case "$1" in exec) [ "$n" -ge 3 ];; inspect) echo "running (exit code 0)";; esac`);
     t.stub("sleep", "exit 0");
     const r = fn(t, "healthy", ["web", "120", `${t.dir}/error.log`]);
     assert.equal(r.code, 0, r.err);
@@ -164,7 +136,6 @@ test("healthy: once the container's nginx runs, probes each second until flagun-
     assert.equal(t.calls().filter((c) => c === "podman exec web flagun-health").length, 3);
     assert.equal(t.calls().filter((c) => c === "sleep 1").length, 2);
   } finally {
-    tree.stop();
     t.cleanup();
   }
 });
@@ -172,7 +143,7 @@ test("healthy: once the container's nginx runs, probes each second until flagun-
 test("healthy: a container that stops fails at once with its state, its redacted logs and the error log", () => {
   const t = tmp();
   try {
-    t.stub("podman", `case "$1" in exec) exit 1;; inspect) echo "0 exited (exit code 3)";; logs) printf 'boot\\n-----BEGIN PRIVATE KEY-----\\nSECRET\\n-----END PRIVATE KEY-----\\n';; esac`);
+    t.stub("podman", `case "$1" in exec) exit 1;; inspect) echo "exited (exit code 3)";; logs) printf 'boot\\n-----BEGIN PRIVATE KEY-----\\nSECRET\\n-----END PRIVATE KEY-----\\n';; esac`);
     t.stub("sleep", "exit 0");
     fs.writeFileSync(`${t.dir}/error.log`, "ImportError: no module named app\n");
     const r = fn(t, "healthy", ["web", "120", `${t.dir}/error.log`]);
@@ -186,15 +157,13 @@ test("healthy: a container that stops fails at once with its state, its redacted
   }
 });
 
-test("healthy: a running container without nginx is probed every 5 s, failing after the given seconds; one that is gone says so", () => {
+test("healthy: a running container that never passes fails after the given seconds; one that is gone says so", () => {
   const t = tmp();
   try {
-    // Its first process is this test's, which has no nginx below it.
-    t.stub("podman", `case "$1" in exec) exit 1;; inspect) [ -f ${t.dir}/gone ] && exit 125; echo "${process.pid} running (exit code 0)";; esac`);
+    t.stub("podman", `case "$1" in exec) exit 1;; inspect) [ -f ${t.dir}/gone ] && exit 125; echo "running (exit code 0)";; esac`);
     const r = fn(t, "healthy", ["web", "1", `${t.dir}/error.log`]);
     assert.equal(r.code, 1);
-    assert.match(r.err, /^web did not become healthy: state running \(exit code 0\) after [56] s\./);
-    assert.equal(t.calls().filter((c) => c === "podman exec web flagun-health").length, 2, "probed at 0 s and 5 s only");
+    assert.match(r.err, /^web did not become healthy: state running \(exit code 0\) after [12] s\./);
     assert.match(r.err, /\(not shown: .*error\.log could not be opened and read within 5 s\)/);
     fs.writeFileSync(`${t.dir}/gone`, "");
     assert.match(fn(t, "healthy", ["web", "1", `${t.dir}/error.log`]).err, /^web did not become healthy: state gone after 0 s\./);

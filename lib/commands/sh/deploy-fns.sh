@@ -1,19 +1,15 @@
 # shellcheck shell=sh
 # Functions of the switch (deploy.sh), sent before it in one script (hostScript.ts).
 
-# `healthy NAME WITHIN_S ERROR_LOG`: waits until flagun-health passes inside container NAME (prints the seconds), or
-# fails once the container stops running or WITHIN_S pass, printing its state and last log lines (podman's and
-# ERROR_LOG, gunicorn's error log, where an import error lands) to stderr. The probe (`podman exec`: seconds of CPU
-# on a small host, taken from the app starting beside it) runs once the container's nginx has started (its
-# supervisor starts nginx only once the app answers), else every 5 s (a /proc that hides other users' processes).
+# `healthy NAME WITHIN_S ERROR_LOG`: polls flagun-health inside container NAME until it passes (prints the
+# seconds) or the container stops running or WITHIN_S pass; then prints its state and last log lines (podman's
+# and ERROR_LOG, gunicorn's error log, where an import error lands) to stderr and fails.
 healthy() {
-  t0=$(date +%s) pid="" next=0
+  t0=$(date +%s)
   while :; do
     i=$(( $(date +%s) - t0 ))
-    if [ "$i" -lt "$next" ] && ! nginx_started "$pid"; then sleep 1; continue; fi
     if podman exec "$1" flagun-health >/dev/null 2>&1; then echo "$1 healthy after ${i} s"; return 0; fi
-    state=$(podman inspect --format "{{.State.Pid}} {{.State.Status}} (exit code {{.State.ExitCode}})" "$1" 2>/dev/null || echo "- gone")
-    pid=${state%% *} state=${state#* } next=$((i + 5))
+    state=$(podman inspect --format "{{.State.Status}} (exit code {{.State.ExitCode}})" "$1" 2>/dev/null || echo "gone")
     case "$state" in running*) [ "$i" -lt "$2" ] && { sleep 1; continue; };; esac
     echo "$1 did not become healthy: state $state after ${i} s. Its last log lines:" >&2
     podman logs --tail 30 "$1" 2>&1 | redact >&2 || true
@@ -21,22 +17,6 @@ healthy() {
     excerpt "$3" >&2 || true
     return 1
   done
-}
-
-# `nginx_started PID`: an nginx runs below PID (a container's first process: tini, then flagun-supervise, then nginx),
-# read from /proc: no podman call.
-nginx_started() {
-  case "$1" in '' | 0 | *[!0-9]*) return 1 ;; esac
-  comms=$(grep -lx nginx /proc/[0-9]*/comm 2>/dev/null || true)
-  for comm in $comms; do
-    p=${comm#/proc/} && p=${p%/comm}
-    for _ in 1 2 3; do
-      p=$(sed -n 's/^PPid:[[:space:]]*//p' "/proc/$p/status" 2>/dev/null || true)
-      if [ -z "$p" ]; then break; fi
-      if [ "$p" = "$1" ]; then return 0; fi
-    done
-  done
-  return 1
 }
 
 # `excerpt FILE`: FILE's last 30 lines (of its last 64 KiB, within 5 s), only when it is a regular file of
