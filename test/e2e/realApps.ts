@@ -1,15 +1,18 @@
-// "Real Flask apps behind the proxy", run by app.test.ts on its host after the operator flow, as one stack
-// (one cold provisioning for both apps). The README's "Deploy your own app" blocks are run as written
-// (`pulumi config set` lines, by the CLI) for:
+// "Real Flask apps behind the proxy", run by app.test.ts on a fresh host, as one stack (one cold provisioning
+// for both apps). The README's "Deploy your own app" blocks are run as written (`pulumi config set` lines,
+// by the CLI) for:
 // 1. examples/tutorial-app (flaskr's shape: `/` answers 500 until `flask init-db`, which drops its tables):
 //    the first deploy succeeds through initCommand, which a later deploy does not run again over the data;
 // 2. examples/board-app (Flask-WTF forms with CSRF, Flask-Login, SQLAlchemy + Flask-Migrate by
 //    releaseCommand, its database in the instance folder through appEnv, SECRET_KEY an app secret, its own
-//    Flask pin): register, log in, post; `/probe` shows the scheme, the host with the port the client used,
-//    url_for(_external=True) and the client's address (the VM sees this machine as 10.0.2.2);
+//    Flask pin): an app change with new requirements (the image rebuilt, the release command run once, the
+//    first app's data untouched); register, log in, post; `/probe` shows the scheme, the host with the port
+//    the client used, url_for(_external=True) and the client's address (the VM sees this machine as
+//    10.0.2.2); a one-off command sees its data, env and secret; the secret is nowhere in clear; the health
+//    check never killed it;
 // 3. the same site moved from 8443/8080 to 443/80 under load (no failed request: the sockets stay), the
 //    http redirect to the standard port, the post still there after a reboot, and destroy removing the
-//    redirect exactly.
+//    redirect exactly and keeping the data (retainData's default), root-owned, for the operator flow.
 import type { TestContext } from "node:test";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import * as assert from "node:assert/strict";
@@ -19,7 +22,7 @@ import * as https from "node:https";
 import * as path from "node:path";
 import { execFile } from "node:child_process";
 import { TestHost } from "../host/vm";
-import { REPO, SiteStack, assertUninstalled, cliEnv, httpGet, log, sh, siteStack, underLoad } from "./harness";
+import { REPO, SiteStack, assertUninstalled, asUserPrefix, cliEnv, httpGet, log, readTree, sh, siteStack, underLoad } from "./harness";
 
 const readme = fs.readFileSync(path.join(REPO, "README.md"), "utf8");
 
@@ -97,11 +100,16 @@ async function configureFromReadme(s: SiteStack, title: string, replace: [string
   }
 }
 
+/** Where the apps' data stays after their destroy (retainData's default): the operator flow takes it over. */
+export const KEPT_DATA = { dir: "/var/lib/flagun-web", file: "instance/board.sqlite" };
+
 export async function realFlaskApps(t: TestContext, host: TestHost, forwarded: Record<(typeof REAL_APP_GUEST_PORTS)[number], number>): Promise<void> {
   // 8443/8080: served on a non-default port first; 443/80 later redirect to these same sockets.
-  const s = await siteStack(host, { https: 8443, http: 8080 }, { retainData: { value: "false" } }, "apps");
+  const s = await siteStack(host, { https: 8443, http: 8080 }, {}, "apps");
   let out: Record<string, any> = {};
+  let printed = "";
   const vm = () => out.hosts.value.vm;
+  const u = () => asUserPrefix("flagun", vm().uid);
   /** One `up`; returns how often the release command ran in it (its create, or the create of a replacement). */
   const up = async (what: string): Promise<number> => {
     log(`pulumi up (${what})`);
@@ -111,7 +119,7 @@ export async function realFlaskApps(t: TestContext, host: TestHost, forwarded: R
       const m = e.resourcePreEvent?.metadata;
       if (m && m.urn.endsWith("::vm-release") && ["create", "create-replacement"].includes(m.op)) releases++;
     };
-    out = (await s.stack.up({ onOutput: () => undefined, onEvent })).outputs;
+    out = (await s.stack.up({ onOutput: (o) => (printed += o), onEvent })).outputs;
     log(`up (${what}) took ${((Date.now() - t0) / 1000).toFixed(0)} s, release command ran ${releases}x`);
     return releases;
   };
@@ -145,6 +153,10 @@ export async function realFlaskApps(t: TestContext, host: TestHost, forwarded: R
     assert.match(release, /init command: skipped \(\/var\/lib\/flagun-web was initialised before\)/, "initCommand never runs over data");
     assert.match(release, /release command: flask db upgrade[\s\S]*Running upgrade {2}-> \w+, users and posts/);
     assert.equal((await sh(host, "sudo sha256sum /var/lib/flagun-web/instance/journal.sqlite")).split(" ")[0], journal, "the first app's data is untouched");
+    assert.equal((await sh(host, "sudo stat -c '%a %U' /var/lib/flagun-web /var/lib/flagun-web/instance")).trim().split("\n").join(","), "700 flagun,700 flagun");
+    // The code mount stays read-only beside the writable instance folder.
+    const ro = await host.run(`${u()} podman exec flagun-web sh -c 'touch /srv/app/x'`);
+    assert.match(ro.stderr + ro.stdout, /Read-only file system/i);
     const b = browser();
     assert.equal((await b.submit("/register", { username: "ann", password: "correct horse" })).location, "/login");
     assert.equal((await b.request("/register", { username: "eve", password: "x" })).status, 400, "a form without its CSRF token is refused");
@@ -169,6 +181,31 @@ export async function realFlaskApps(t: TestContext, host: TestHost, forwarded: R
       remote_addr: "10.0.2.2",
       flask: "3.0.3",
     });
+  });
+
+  await t.test("one-off command (operator output): a fresh container with the app, its data, env and secret", async () => {
+    assert.match(vm().operatorCommands.oneOff, /^ssh -t .*\/opt\/flagun\/site\/one-off'$/);
+    const py = `import os, hashlib, sqlite3; print(os.environ["DATABASE_URL"]); print(hashlib.sha256(os.environ["SECRET_KEY"].encode()).hexdigest()); print(sqlite3.connect("instance/board.sqlite").execute("select count(*) from post").fetchone()[0])`;
+    const o = await sh(host, `${u()} /opt/flagun/site/one-off python3 -c '${py}'`);
+    assert.deepEqual(o.trim().split("\n").slice(-3), ["sqlite:////srv/app/instance/board.sqlite", crypto.createHash("sha256").update(token).digest("hex"), "1"]);
+    assert.match(await sh(host, `${u()} /opt/flagun/site/one-off flask db current`), /5f0725f50ca3 \(head\)/);
+  });
+
+  await t.test("the health check never killed the app", async () => {
+    assert.equal((await host.run(`${u()} podman healthcheck run flagun-web`)).code, 0, "healthy");
+    assert.equal((await sh(host, `${u()} systemctl --user show -p NRestarts flagun-web.service`)).trim(), "NRestarts=0");
+  });
+
+  await t.test("the app secret is in no unit file, inspect output, log, journal, state or up output", async () => {
+    const places: [string, string][] = [
+      ["unit files, podman inspect, secret inspect", await sh(host, `${u()} sh -c 'podman inspect flagun-web; podman secret inspect flagun-web-env-SECRET_KEY; find ~/.config/containers/systemd ~/.config/systemd/user -type f -exec cat {} +; cat /opt/flagun/site/one-off'`)],
+      ["site files and logs", await sh(host, "sudo sh -c 'cat /opt/flagun/site/config/*.* /var/log/flagun-web/*/*.log'")],
+      ["journal", await sh(host, "sudo journalctl --no-pager -o cat")],
+      ["state and stack config", readTree(s.stateDir) + fs.readFileSync(path.join(s.workDir, `Pulumi.${s.stack.name}.yaml`), "utf8")],
+      ["up output", printed],
+    ];
+    for (const [where, text] of places) assert.ok(!text.includes(token), `the secret is in clear in: ${where}`);
+    assert.ok(places[0][1].includes("flagun-web-env-SECRET_KEY"), "the unit names the secret (not its value)");
   });
 
   await t.test("moved to 443/80 under load on 8443: no failed request; 443 serves, 80 redirects to the standard port", async () => {
@@ -202,11 +239,13 @@ export async function realFlaskApps(t: TestContext, host: TestHost, forwarded: R
     assert.match(body, /hello from ann/);
   });
 
-  await t.test("destroy removes the redirect exactly (table and unit), and everything else", async () => {
+  await t.test("destroy removes the redirect exactly (table and unit) and everything else but the data: kept, root's", async () => {
     const uid = vm().uid;
     assert.match(await sh(host, "sudo nft list tables"), /table inet flagun-ports-flagun/);
-    await s.stack.destroy({ onOutput: () => undefined });
+    await s.stack.destroy({ onOutput: (o) => (printed += o) });
     assert.doesNotMatch(await sh(host, "sudo nft list tables"), /flagun/);
-    log(await assertUninstalled(host, "flagun", uid, "/var/log/flagun-web", ["/etc/systemd/system/flagun-ports-flagun.service", "/var/lib/flagun-web"]));
+    log(await assertUninstalled(host, "flagun", uid, "/var/log/flagun-web", ["/etc/systemd/system/flagun-ports-flagun.service"]));
+    assert.equal((await sh(host, `sudo stat -c '%a %U' ${KEPT_DATA.dir}`)).trim(), "700 root");
+    await sh(host, `sudo test -s ${KEPT_DATA.dir}/${KEPT_DATA.file}`);
   });
 }

@@ -578,13 +578,6 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
           `[ "$($u systemctl --user is-enabled flagun-web-https.socket)" = enabled ] && sudo test -s ${unitFile}`,
       },
     );
-    // systemd restarts the unit of a removed container itself (Restart=on-failure): the refresh may find it
-    // back already, and then nothing runs.
-    await drift("container removed (podman rm -f)", "$u podman rm -f flagun-web >/dev/null", {
-      found: [],
-      ran: (found) => (found.some((f) => f.startsWith("unit:")) ? unitRepair : []),
-      back: "$u podman container exists flagun-web",
-    });
     // A version that cannot start, restarted (app.json names a module that does not exist: what a refused deploy
     // once left in the live files): a crash loop. systemd gives up at the unit's start limit and the socket
     // units fail with it, so clients are refused at once instead of waiting in a queue nothing serves (measured
