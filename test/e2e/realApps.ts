@@ -143,7 +143,7 @@ export async function realFlaskApps(t: TestContext, host: TestHost, forwarded: R
   const token = `board-secret-${crypto.randomBytes(16).toString("hex")}`;
   const browser = () => new Browser(at(forwarded[8443]), ca());
   await t.test("a Flask-WTF/Login/Migrate app with its own Flask pin: migrations by releaseCommand, register, log in, post", async () => {
-    const journal = (await sh(host, "sudo sha256sum /var/lib/flagun-web/instance/journal.sqlite")).split(" ")[0];
+    const journal = (await sh(host, `sudo sha256sum ${KEPT_DATA.dir}/instance/journal.sqlite`)).split(" ")[0];
     const image = vm().imageRef;
     await configureFromReadme(s, "Migrations, logins and the app's own pins", [["<a long random value>", token]]);
     // New code and new requirements in one up: the image is rebuilt once and the release command runs once.
@@ -152,8 +152,9 @@ export async function realFlaskApps(t: TestContext, host: TestHost, forwarded: R
     const release = await releaseStdout();
     assert.match(release, /init command: skipped \(\/var\/lib\/flagun-web was initialised before\)/, "initCommand never runs over data");
     assert.match(release, /release command: flask db upgrade[\s\S]*Running upgrade {2}-> \w+, users and posts/);
-    assert.equal((await sh(host, "sudo sha256sum /var/lib/flagun-web/instance/journal.sqlite")).split(" ")[0], journal, "the first app's data is untouched");
-    assert.equal((await sh(host, "sudo stat -c '%a %U' /var/lib/flagun-web /var/lib/flagun-web/instance")).trim().split("\n").join(","), "700 flagun,700 flagun");
+    assert.equal((await sh(host, `sudo sha256sum ${KEPT_DATA.dir}/instance/journal.sqlite`)).split(" ")[0], journal, "the first app's data is untouched");
+    assert.equal(vm().appDataDir, `${KEPT_DATA.dir}/instance`);
+    assert.equal((await sh(host, `sudo stat -c '%a %U' ${KEPT_DATA.dir} ${KEPT_DATA.dir}/instance`)).trim().split("\n").join(","), "700 flagun,700 flagun");
     // The code mount stays read-only beside the writable instance folder.
     const ro = await host.run(`${u()} podman exec flagun-web sh -c 'touch /srv/app/x'`);
     assert.match(ro.stderr + ro.stdout, /Read-only file system/i);

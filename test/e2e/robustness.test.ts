@@ -31,8 +31,6 @@ import { ConfigMap, EngineEvent } from "@pulumi/pulumi/automation";
 import { CHANGED_BODY, siteChecks } from "./site";
 import { REPO, SiteStack, assertUninstalled, asUserPrefix, cliEnv, httpsGet, log, pulumiCli, readTree, sh, siteStack, underLoad, waitFor } from "./harness";
 
-/** What the site serves from the site's checks on (their app change stays). */
-const SERVED = CHANGED_BODY;
 const firstLine = (s: string, re: RegExp) => (s.split("\n").find((l) => re.test(l)) ?? "").trim().slice(0, 140);
 /** `s` without the scripts a failed remote command quotes (the command plugin's error reads `running "<the
  * whole script, Go-quoted>"`): the script names every path it checks and holds its own messages' words, so a
@@ -87,7 +85,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
   const servesApp = async () => {
     const res = await httpsGet(url, out.certificatePem.value);
     assert.equal(res.status, 200);
-    assert.equal(res.body, SERVED);
+    assert.equal(res.body, CHANGED_BODY);
   };
   const releases = `/opt/${user}/site/releases`;
   /** Root's leftover of an interrupted install by an older version (planted in 12b, removed by a later install). */
@@ -441,7 +439,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
 
     // ---------------------------------------------------------------------------------------------
     // The site's own checks (test/e2e/site.ts) on this host as provisioning left it (they end serving their
-    // changed app, SERVED, as the rows below expect).
+    // changed app, CHANGED_BODY, as the rows below expect).
     await siteChecks(t, { host, s, out, ports, user });
 
     // ---------------------------------------------------------------------------------------------
@@ -498,7 +496,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       assert.deepEqual(Object.entries(after.changeSummary ?? {}).filter(([k]) => k !== "same"), [], JSON.stringify(after.changeSummary));
       await sameCanaries(before, "(12a restoring up)");
       await servesApp();
-      return `up refused after ${upS.toFixed(0)} s: "${refusal}"; ${moved} not created; canaries unchanged; links undone, config back: up ran ${[...changed].join(", ") || "nothing"}, preview no changes; 200 "${SERVED}"`;
+      return `up refused after ${upS.toFixed(0)} s: "${refusal}"; ${moved} not created; canaries unchanged; links undone, config back: up ran ${[...changed].join(", ") || "nothing"}, preview no changes; 200 "${CHANGED_BODY}"`;
     });
 
     await step("12b root-owned leftover <hash>.partial planted in releases/ (an older version's install): kept for the next release install (12d), pruning must pass", async () => {
@@ -509,7 +507,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       const owner = (await sh(host, `sudo stat -c '%U %F' ${leftover} ${leftover}/sub/x`)).trim().replace(/\n/g, ", ");
       await sameCanaries(before, "(12b)");
       await servesApp();
-      return `${leftover}/sub/x planted (${owner}); canaries unchanged; 200 "${SERVED}"`;
+      return `${leftover}/sub/x planted (${owner}); canaries unchanged; 200 "${CHANGED_BODY}"`;
     });
 
     // ---------------------------------------------------------------------------------------------
@@ -545,7 +543,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
         log(`drift ${name}: refresh found ${JSON.stringify(found)}; ran ${[...ran].join(", ")}`);
         const res = await httpsGet(url, out.certificatePem.value);
         assert.equal(res.status, 200);
-        assert.equal(res.body, SERVED);
+        assert.equal(res.body, CHANGED_BODY);
         await sh(host, want.back.replace(/\$u/g, u));
         for (const re of want.found) assert.ok(found.some((f) => re.test(f)), `the refresh found ${JSON.stringify(found)}, not ${re}`);
         assert.deepEqual([...ran].sort(), want.ran(found).sort(), "what the healing run changed");
@@ -632,7 +630,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       assert.equal(notUsers, "", `root left files in ${cache}`);
       await sameCanaries(before, "(12c)");
       await servesApp();
-      return `image rebuilt with the plants in place; left of them (name:type) ${left || "nothing"}, removed; nothing in ${cache} but the user's; canaries unchanged; 200 "${SERVED}"`;
+      return `image rebuilt with the plants in place; left of them (name:type) ${left || "nothing"}, removed; nothing in ${cache} but the user's; canaries unchanged; 200 "${CHANGED_BODY}"`;
     });
 
     // ---------------------------------------------------------------------------------------------
@@ -731,7 +729,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       const up2 = await s.stack.up();
       const res = await httpsGet(url, out.certificatePem.value);
       assert.equal(res.status, 200);
-      assert.equal(res.body, SERVED);
+      assert.equal(res.body, CHANGED_BODY);
       // nginx.conf's directive (gunicorn.conf.py names it in a comment: a grep of the whole directory would
       // depend on the order its filesystem lists the files in).
       const conf = await sh(host, `sudo grep -h '^ *client_max_body_size ' /opt/${user}/site/config/nginx.conf`);
@@ -824,7 +822,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       assert.equal(remaining, "", "the racer's links and moved directories could not all be removed as the user");
       await sameCanaries(before, "(12d)");
       await servesApp();
-      return `up failed ${where} after ${upS.toFixed(0)} s: "${cause}"; racer's links ${links.length}, moved-aside dirs ${asides.length} (removed as the user); no release a symlink; 12b's leftover: ${leftoverState === "gone" ? "removed" : "root's, still at its name (the race hid it)"}; canaries (/usr, /usr/bin included) unchanged; 200 "${SERVED}"`;
+      return `up failed ${where} after ${upS.toFixed(0)} s: "${cause}"; racer's links ${links.length}, moved-aside dirs ${asides.length} (removed as the user); no release a symlink; 12b's leftover: ${leftoverState === "gone" ? "removed" : "root's, still at its name (the race hid it)"}; canaries (/usr, /usr/bin included) unchanged; 200 "${CHANGED_BODY}"`;
     });
 
     // ---------------------------------------------------------------------------------------------
@@ -852,15 +850,15 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
         const upS = (Date.now() - t0) / 1000;
         assert.match(msg, /RuntimeError: broken on purpose by the robustness test/, "the error names the cause (the app's traceback)");
         const res = await httpsGet(url, out.certificatePem.value);
-        assert.equal(res.body, SERVED, "the old version still serves");
+        assert.equal(res.body, CHANGED_BODY, "the old version still serves");
         assert.deepEqual(failures, [], "no request failed while the broken version was refused");
-        assert.ok(bodies.length > 0 && bodies.every((b) => b === SERVED), "only the old body was served");
+        assert.ok(bodies.length > 0 && bodies.every((b) => b === CHANGED_BODY), "only the old body was served");
         const unitAfter = await unitState();
         assert.equal(unitAfter, unitBefore, "the running unit was not touched (same file, same process, no restart)");
         assert.equal((await sh(host, `${u} podman ps -a --format '{{.Names}}'`)).trim(), "flagun-web", "no candidate or standby left behind");
         // A release install with no racer: root's leftover from 12b is gone now, whatever 12d's race left of it.
         assert.equal((await host.run(`sudo test -e ${leftover} || sudo test -L ${leftover}`)).code, 1, `${leftover} is still there after a release install`);
-        first = `up failed after ${upS.toFixed(0)} s: "${firstLine(msg, /deploy refused/)}", cause shown: "${firstLine(msg, /RuntimeError/)}"; during it ${bodies.length + failures.length} requests, ${failures.length} failed, all "${SERVED}"; unit file, MainPID, NRestarts unchanged; 12b's leftover gone`;
+        first = `up failed after ${upS.toFixed(0)} s: "${firstLine(msg, /deploy refused/)}", cause shown: "${firstLine(msg, /RuntimeError/)}"; during it ${bodies.length + failures.length} requests, ${failures.length} failed, all "${CHANGED_BODY}"; unit file, MainPID, NRestarts unchanged; 12b's leftover gone`;
 
         // The same deploy again (it failed, so it runs again), with the app's error log a symlink to the TLS key:
         // the key is the user's own file, so only the excerpt's check on the open file refuses it. The standby's
@@ -897,7 +895,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
           assert.equal(slices.find((x) => text.includes(x)), undefined, `a 24-character slice of the TLS key in ${where}`);
         }
         assert.deepEqual(load2.failures, [], "no request failed while the broken version was refused again");
-        assert.ok(load2.bodies.length > 0 && load2.bodies.every((b) => b === SERVED), "only the old body was served");
+        assert.ok(load2.bodies.length > 0 && load2.bodies.every((b) => b === CHANGED_BODY), "only the old body was served");
         assert.equal(await unitState(), unitBefore, "the running unit was not touched by the second deploy either");
         assert.equal((await sh(host, `${u} podman ps -a --format '{{.Names}}'`)).trim(), "flagun-web", "no candidate or standby left behind");
         second = `up failed after ${up2S.toFixed(0)} s: "${refused}"; key ("PRIVATE KEY", ${slices.length} 24-character slices) in neither the error nor the output; ${load2.bodies.length + load2.failures.length} requests, ${load2.failures.length} failed; unit unchanged`;
@@ -906,9 +904,9 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
         const unitFile = (state: string) => state.split("\n").filter((l) => !/^(MainPID|NRestarts)=/.test(l)).join("\n");
         await sh(host, `${u} systemctl --user restart flagun-web.service`);
         const backS = await waitFor("serving after a restart that follows the refusals", 300, async () => (await httpsGet(url, out.certificatePem.value)).status === 200);
-        assert.equal((await httpsGet(url, out.certificatePem.value)).body, SERVED, "after a restart: the version that was serving");
+        assert.equal((await httpsGet(url, out.certificatePem.value)).body, CHANGED_BODY, "after a restart: the version that was serving");
         assert.equal(unitFile(await unitState()), unitFile(unitBefore), "the unit file is the one from before the refusals");
-        third = `then systemctl --user restart: 200 "${SERVED}" after ${backS.toFixed(0)} s, unit file unchanged`;
+        third = `then systemctl --user restart: 200 "${CHANGED_BODY}" after ${backS.toFixed(0)} s, unit file unchanged`;
       } finally {
         fs.writeFileSync(main, good);
       }
