@@ -15,20 +15,18 @@ function isSecretKey(fullKey: string): boolean {
 }
 
 export function readStackConfig(project: string): Record<string, unknown> {
-  const raw: Record<string, unknown> = {};
   const prefix = `${project}:`;
-  for (const [k, v] of Object.entries(pulumi.runtime.allConfig())) {
-    if (!k.startsWith(prefix)) continue;
-    const key = k.slice(prefix.length);
-    if (key === "appSecrets") {
-      raw[key] = maskSecretMap(parseJsonish(v), isSecretKey(k));
-      continue;
-    }
-    if (SECRET_KEYS.includes(key)) {
-      raw[key] = SECRET_MARKER;
-      continue;
-    }
-    raw[key] = parseJsonish(v);
+  const values = Object.entries(pulumi.runtime.allConfig()).filter(([k]) => k.startsWith(prefix));
+  return rawConfig(Object.fromEntries(values.map(([k, v]) => [k.slice(prefix.length), v])), (key) => isSecretKey(`${prefix}${key}`));
+}
+
+/** The stack's config values (by key, as `pulumi config` stores them) as raw values for validation. */
+export function rawConfig(values: Record<string, string>, isSecret: (key: string) => boolean): Record<string, unknown> {
+  const raw: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(values)) {
+    if (key === "appSecrets") raw[key] = maskSecretMap(parseJsonish(v), isSecret(key));
+    else if (SECRET_KEYS.includes(key)) raw[key] = SECRET_MARKER;
+    else raw[key] = parseJsonish(v);
   }
   return raw;
 }
