@@ -174,9 +174,9 @@ export async function waitFor(what: string, timeoutS: number, fn: () => Promise<
   throw new Error(`${what}: not true within ${timeoutS} s (last error: ${last})`);
 }
 
-/** Run a command on the VM and return stdout; throws on a non-zero exit. */
-export async function sh(host: TestHost, cmd: string): Promise<string> {
-  const r = await host.run(cmd);
+/** Run a command on the VM and return stdout; throws on a non-zero exit. `newLogin`: as TestHost.run. */
+export async function sh(host: TestHost, cmd: string, opts: { newLogin?: boolean } = {}): Promise<string> {
+  const r = await host.run(cmd, opts);
   if (r.code !== 0) throw new Error(`on host: ${cmd}\nexit ${r.code}\n${r.stderr}`);
   return r.stdout;
 }

@@ -73,7 +73,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       }
     });
   const sessions = async () =>
-    Number((await sh(host, "sudo journalctl -u ssh --no-pager -o cat | grep -c 'Accepted publickey for deploy' || true")).trim());
+    Number((await sh(host, "sudo journalctl -u ssh --no-pager -o cat | grep -c 'Accepted publickey for deploy' || true", { newLogin: true })).trim());
   /**
    * What a root command that followed one of the user's symlinks would change: owner, mode, size and mtime of
    * system directories, a secret and root-owned targets the attack rows point links at (created in 12a), and
@@ -210,7 +210,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
     /** sshd's journal, counted in one query (one login): failed logins, penalties (OpenSSH >= 9.8
      * PerSourcePenalties), and accepted logins of deploy (this query's own may or may not be in it yet). */
     const sshdCounts = async () => {
-      const [failed, penalty, logins] = (await sh(host, "sudo journalctl -u ssh --no-pager -o cat | awk '/Failed publickey/{f++} /penalty/{p++} /Accepted publickey for deploy/{a++} END{print f+0, p+0, a+0}'")).trim().split(" ").map(Number);
+      const [failed, penalty, logins] = (await sh(host, "sudo journalctl -u ssh --no-pager -o cat | awk '/Failed publickey/{f++} /penalty/{p++} /Accepted publickey for deploy/{a++} END{print f+0, p+0, a+0}'", { newLogin: true })).trim().split(" ").map(Number);
       return { failed, penalty, logins };
     };
     /** Runs a failing `up`: one line naming the cause, at most one failed login and no login on the server, no

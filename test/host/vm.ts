@@ -23,8 +23,13 @@ export interface TestHost {
   hostKey: string;
   /** guest port -> 127.0.0.1 port (the same number unless forwarded as `{ host, guest }`). */
   ports: Record<number, number>;
-  /** Runs `cmd` through the guest login shell as deploy (host key pinned). Never throws on a non-zero exit. */
-  run(cmd: string): Promise<RunResult>;
+  /**
+   * Runs `cmd` through the guest login shell as deploy (host key pinned). Never throws on a non-zero exit.
+   * Calls share one SSH connection (OpenSSH multiplexing: under emulation a new connection costs seconds of
+   * key exchange, PAM and logind); `newLogin` makes a connection of its own, one login in sshd's journal, for
+   * the checks that count logins.
+   */
+  run(cmd: string, opts?: { newLogin?: boolean }): Promise<RunResult>;
   /** Reboots the guest and waits for SSH and a booted system; resolves to the seconds it took. */
   reboot(timeoutS?: number): Promise<number>;
   /** Where the guest's console is kept if its kernel panics once up (test/host/vm then kills the guest). */
@@ -114,8 +119,14 @@ function installHandlers(): void {
   }
 }
 
-function sshArgs(st: VmState): string[] {
+/** Where the test's shared SSH connection to a guest listens (its run's state directory: a short path). */
+const muxPath = (st: VmState) => path.join(path.dirname(st.knownHostsFile), "mux");
+
+/** ssh's arguments for the guest; `shared`: through the shared connection (started by the first call, kept 60 s idle). */
+function sshArgs(st: VmState, shared: boolean): string[] {
+  const mux = shared ? ["-o", "ControlMaster=auto", "-o", `ControlPath=${muxPath(st)}`, "-o", "ControlPersist=60"] : ["-o", "ControlMaster=no", "-o", "ControlPath=none"];
   return [
+    ...mux,
     "-i", st.privateKeyPath, "-p", String(st.sshPort),
     "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=yes",
     "-o", "HostKeyAlgorithms=ssh-ed25519", "-o", `UserKnownHostsFile=${st.knownHostsFile}`,
@@ -153,7 +164,9 @@ export async function startHost(opts: {
   const st = JSON.parse(await vm(["info", name])) as VmState;
   const ports: Record<number, number> = {};
   for (const [g, h] of Object.entries(st.ports)) ports[Number(g)] = h;
-  const base = sshArgs(st);
+  /** Ends the shared connection (before a reboot or a stop: a new one is made by the next call). */
+  const closeShared = () =>
+    new Promise<void>((resolve) => execFile("ssh", ["-o", `ControlPath=${muxPath(st)}`, "-O", "exit", "deploy@127.0.0.1"], () => resolve()));
   return {
     name,
     host: "127.0.0.1",
@@ -164,19 +177,21 @@ export async function startHost(opts: {
     hostKey: st.hostKey,
     panicLog: st.panicLog,
     ports,
-    run(cmd: string): Promise<RunResult> {
+    run(cmd: string, opts: { newLogin?: boolean } = {}): Promise<RunResult> {
       return new Promise((resolve) => {
-        execFile("ssh", [...base, cmd], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
+        execFile("ssh", [...sshArgs(st, !opts.newLogin), cmd], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
           const code = err ? (typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code) : 255) : 0;
           resolve({ stdout, stderr, code });
         });
       });
     },
     async reboot(timeoutS = 300): Promise<number> {
+      await closeShared();
       return Number((await vm(["reboot", name, String(timeoutS)])).trim());
     },
     async stop(): Promise<void> {
       running.delete(name);
+      await closeShared();
       await vm(["stop", name]);
     },
   };
