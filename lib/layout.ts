@@ -55,7 +55,7 @@ export const TLS_FILES = { cert: "cert.pem", key: "key.pem" };
 export const USER_MARKER = "flagun-rosupod";
 
 /** The mark of one site on a host: the GECOS text of its user and the content of its marker files. */
-function markOf(serviceName: string): string {
+export function markOf(serviceName: string): string {
   return `${USER_MARKER} ${serviceName}`;
 }
 

@@ -2,7 +2,7 @@
 // commands run as written, by the pulumi CLI in a shell, against the test VM. Only the placeholders
 // (address, port, admin user, host key) are replaced, and only the test host's needs are added (free
 // forwarded ports, the offline base image, this machine's CA bundle), so a README edit that breaks the
-// flow breaks this test. app.test.ts runs it on its host after its destroy kept the app's data: this
+// flow breaks this test. operator.test.ts runs it on a host holding a previous install's kept data: this
 // install (a new stack, retainData false) takes the data over, and its destroy deletes it.
 import type { TestContext } from "node:test";
 import * as assert from "node:assert/strict";

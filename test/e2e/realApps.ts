@@ -100,7 +100,7 @@ async function configureFromReadme(s: SiteStack, title: string, replace: [string
   }
 }
 
-/** Where the apps' data stays after their destroy (retainData's default): the operator flow takes it over. */
+/** Where the apps' data stays after their destroy (retainData's default); the operator group plants its like. */
 export const KEPT_DATA = { dir: "/var/lib/flagun-web", file: "instance/board.sqlite" };
 
 export async function realFlaskApps(t: TestContext, host: TestHost, forwarded: Record<(typeof REAL_APP_GUEST_PORTS)[number], number>): Promise<void> {
