@@ -6,8 +6,10 @@ import { SECRET_MARKER, SiteConfig, parseConfig } from "../lib/config";
 import { appHash } from "../lib/hash";
 import { layoutOf } from "../lib/layout";
 import { containerRun } from "../lib/commands/podman";
+import { hostConfigFiles } from "../components/site";
+import { configHash } from "../components/siteFiles";
 import { TestHost } from "../test/host/vm";
-import { SiteStack, asUserPrefix, sh, waitFor } from "../test/e2e/harness";
+import { REPO, SiteStack, asUserPrefix, sh, waitFor } from "../test/e2e/harness";
 import { BenchSite, log, median, r1, r2, sleep } from "./common";
 import { Memory, Ratios, Results, RoundRatios, Rss, Serving, ServingPath, Wrk } from "./results";
 
@@ -88,7 +90,7 @@ const PASTA_PORT = 9443;
  */
 async function startPastaContainer(host: TestHost, s: SiteStack, uid: number, imageRef: string): Promise<number> {
   const site = await siteConfigOf(s);
-  const run = containerRun(site, layoutOf(site), imageRef, appHash(site.appDir), `-d --rm --name ${PASTA_CONTAINER} -p 127.0.0.1:${PASTA_PORT}:${site.httpsPort}`);
+  const run = containerRun(site, layoutOf(site), imageRef, { appHash: appHash(site.appDir), configHash: configHash(hostConfigFiles(site.hosts[0], site, REPO)) }, `-d --rm --name ${PASTA_CONTAINER} -p 127.0.0.1:${PASTA_PORT}:${site.httpsPort}`);
   await sh(host, `${asUserPrefix(USER, uid)} ${run} >/dev/null`);
   const curl = `curl -ks -o /dev/null -w '%{http_code}' --max-time 5 https://127.0.0.1:${PASTA_PORT}/ || true`;
   return waitFor(`${PASTA_CONTAINER} answers 200`, 180, async () => (await sh(host, curl)).trim() === "200");

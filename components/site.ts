@@ -15,7 +15,7 @@ import { Linger } from "./linger";
 import { PodmanImage, imageDecl } from "./podmanImage";
 import { PublicPorts } from "./publicPorts";
 import { redirectedPorts } from "../lib/commands/ports";
-import { SiteFiles, renderConfigFiles, settingsHash } from "./siteFiles";
+import { ConfigFiles, SiteFiles, configHash, renderConfigFiles } from "./siteFiles";
 import { SubIdRange } from "./subIds";
 import { SystemUser } from "./systemUser";
 import { WebService } from "./webService";
@@ -36,6 +36,11 @@ export interface SiteArgs {
 /** Names the certificate covers on this host: its address, localhost, 127.0.0.1 and configured names. */
 export function certificateNames(host: HostConfig, site: SiteConfig): string[] {
   return [...new Set([host.address, "localhost", "127.0.0.1", ...host.dnsNames, ...site.tls.dnsNames, ...site.tls.ipAddresses])];
+}
+
+/** The configuration files of a site on one host (its certificate's DNS names are nginx's server names). */
+export function hostConfigFiles(host: HostConfig, site: SiteConfig, repoDir: string): ConfigFiles {
+  return renderConfigFiles(site, repoDir, certificateNames(host, site).filter((n) => !/^[0-9.:]+$/.test(n)));
 }
 
 export class Site extends pulumi.ComponentResource {
@@ -75,7 +80,7 @@ export class Site extends pulumi.ComponentResource {
     const subIds = new SubIdRange(`${name}-subids`, hostCtx, [user.ready], child);
     const linger = new Linger(`${name}-linger`, hostCtx, [subIds.ready], child);
     const names = certificateNames(host, site);
-    const configFiles = renderConfigFiles(site, args.repoDir, names.filter((n) => !/^[0-9.:]+$/.test(n)));
+    const configFiles = hostConfigFiles(host, site, args.repoDir);
     const imageSpec = imageDecl(site, hostCtx.layout, args.repoDir);
     // Read by `pulumi refresh` only; its repairs re-run what drifted (README Operations; docs/architecture.md,
     // Drift repair). Created before the components it describes: the commands that repair drift take its
@@ -84,7 +89,7 @@ export class Site extends pulumi.ComponentResource {
     const state = new HostState(
       `${name}-state`,
       hostCtx,
-      expectedState(site, hostCtx.layout, { imageRef: imageSpec.ref, baseImage: imageSpec.archiveHash ? imageSpec.baseImage : undefined, appHash: app, settingsHash: settingsHash(configFiles), configFiles }),
+      expectedState(site, hostCtx.layout, { imageRef: imageSpec.ref, baseImage: imageSpec.archiveHash ? imageSpec.baseImage : undefined, appHash: app, configHash: configHash(configFiles), configFiles }),
       child,
     );
     const ctx: HostContext = { ...hostCtx, repairs: state.repairs };
@@ -117,10 +122,9 @@ export class Site extends pulumi.ComponentResource {
       {
         imageRef: image.imageRef,
         secretIds,
-        settingsHash: files.settingsHash,
         appHash: files.appHash,
         configHash: files.configHash,
-        reloadTriggers: [files.nginxConfHash, cert.fingerprint],
+        reloadTriggers: [cert.fingerprint],
         files: [...files.ready, ...cert.files, ...allSecrets.map((s) => s.ready)],
         image: image.ready,
         switchAfter: args.switchAfter,

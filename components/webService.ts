@@ -1,27 +1,25 @@
-// The container, its socket units (Quadlet), log rotation timer, the checked config install, the optional
-// release command, the switch to a new version (lib/commands/deploy.ts), graceful reloads and the health gate
-// that makes `pulumi up` finish only when https answers.
+// The container, its socket units (Quadlet), log rotation timer, the optional release command, the switch to a
+// new version (lib/commands/deploy.ts), the graceful reload for a new certificate and the health gate that
+// makes `pulumi up` finish only when https answers.
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { deployUnit, removeUnit, unitFiles } from "../lib/commands/deploy";
-import { configCheckRun, containerRun } from "../lib/commands/podman";
-import { configInstall, healthGate, releaseCommand, reloadService } from "../lib/commands/service";
+import { containerRun } from "../lib/commands/podman";
+import { healthGate, releaseCommand, reloadService } from "../lib/commands/service";
 import { Repair, fileRepair } from "../lib/drift";
 import { q } from "../lib/shell";
 import { HostContext, hostCommand } from "./context";
-import { CONFIG_FILES, START_FILES } from "./siteFiles";
+import { CONFIG_FILES } from "./siteFiles";
 
 export interface WebServiceArgs {
   imageRef: string;
   /** Podman secret name -> id (not value): a rotated secret restarts the container. */
   secretIds: pulumi.Output<Record<string, string>>;
-  /** Hash of the app settings and gunicorn.conf.py (SiteFiles.settingsHash): a change is a switch. */
-  settingsHash: string;
   /** App code version (its release directory): a new one is a new unit, and runs the release command. */
   appHash: string;
-  /** Rendered config files (staged by SiteFiles): a change is checked, installed and reloaded. */
+  /** Configuration version (its directory, SiteFiles.configHash): a new one is a new unit. */
   configHash: string;
-  /** nginx.conf and certificate versions: a change reloads nginx gracefully. */
+  /** Certificate versions: a change reloads nginx gracefully (the unit mounts the certificate's directory). */
   reloadTriggers: pulumi.Input<string>[];
   /** Files the new version reads; everything here waits for them. */
   files: pulumi.Resource[];
@@ -43,17 +41,9 @@ export class WebService extends pulumi.ComponentResource {
     const { site, layout: l, priv } = ctx;
     this.unitName = l.unitName;
     const before = [args.image, ...args.files, ...(args.switchAfter ?? [])];
+    const version = { appHash: args.appHash, configHash: args.configHash };
     // A throw-away container of the version about to serve, for the release command.
-    const oneOff = containerRun(site, l, args.imageRef, args.appHash);
-
-    // New nginx/gunicorn files are installed only if they parse: the running service never reloads a broken one.
-    const config = hostCommand(
-      ctx,
-      this,
-      "config-install",
-      { create: configInstall(priv, l, configCheckRun(l, args.imageRef)), triggers: [args.configHash], repairs: CONFIG_FILES.map(fileRepair) },
-      { dependsOn: before },
-    );
+    const oneOff = containerRun(site, l, args.imageRef, version);
 
     // Before the new version serves: a failure stops `up` with the old one running.
     const argv = site.releaseCommand;
@@ -65,21 +55,21 @@ export class WebService extends pulumi.ComponentResource {
             this,
             "release",
             { create: releaseCommand(priv, l, oneOff, argv, init), triggers: [args.appHash, args.imageRef, argv.join(" "), ...(init.length ? [init.join(" ")] : [])] },
-            { dependsOn: [...before, config], customTimeouts: { create: "30m" } },
+            { dependsOn: before, customTimeouts: { create: "30m" } },
           ),
         ]
       : [];
-    const reload = hostCommand(ctx, this, "reload", { create: reloadService(priv, l), triggers: args.reloadTriggers, repairs: [Repair.NginxConf, Repair.TlsCert, Repair.TlsKey] }, { dependsOn: [...before, config, ...release] });
-    const files = args.secretIds.apply((secretIds) => unitFiles(site, l, { imageRef: args.imageRef, appHash: args.appHash, secretIds, settingsHash: args.settingsHash }));
+    const reload = hostCommand(ctx, this, "reload", { create: reloadService(priv, l), triggers: args.reloadTriggers, repairs: [Repair.TlsCert, Repair.TlsKey] }, { dependsOn: [...before, ...release] });
+    const files = args.secretIds.apply((secretIds) => unitFiles(site, l, { imageRef: args.imageRef, ...version, secretIds }));
     // Its own log file (not the journal, which the system user may not read): its failure shows its output.
-    const candidate = containerRun(site, l, args.imageRef, args.appHash, `-d --replace --name ${q(l.candidateName)} --log-driver k8s-file`);
+    const candidate = containerRun(site, l, args.imageRef, version, `-d --replace --name ${q(l.candidateName)} --log-driver k8s-file`);
     const unit = hostCommand(
       ctx,
       this,
       "unit",
-      // A drifted gunicorn.conf.py or app settings file, rewritten by config-install, is loaded by a switch.
-      { create: files.apply((f) => deployUnit(priv, l, f, candidate)), delete: removeUnit(priv, l), repairs: [Repair.Unit, ...START_FILES.map(fileRepair)] },
-      { dependsOn: [...before, config, reload, ...release], customTimeouts: { create: "30m" } },
+      // A drifted configuration file, put back by SiteFiles' config-version, is loaded by a switch.
+      { create: files.apply((f) => deployUnit(priv, l, f, candidate)), delete: removeUnit(priv, l), repairs: [Repair.Unit, ...CONFIG_FILES.map(fileRepair)] },
+      { dependsOn: [...before, reload, ...release], customTimeouts: { create: "30m" } },
     );
     const unitHash = files.apply((f) => crypto.createHash("sha256").update(JSON.stringify(f)).digest("hex"));
     const gate = hostCommand(

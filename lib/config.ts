@@ -294,7 +294,7 @@ function keys(c: ParseContext) {
   return {
     hosts: key(hosts, {
       rule: "JSON list of `{name, address, port, user, hostKey, dnsNames}`: `name` a name, `address` a DNS name or IP, `port` 1-65535 (22), `user` a name (`root`), `hostKey` `ssh-ed25519\\|ecdsa-sha2-nistp*\\|ssh-rsa BASE64`, `dnsNames` DNS names; names unique, each `address:port` once (two entries for one host would fight over one user)",
-      effect: "a new entry provisions that host (its own tree, in parallel); a removed one is uninstalled; `address`/`port`/`user`/`hostKey` change every command's connection, so the next `up` runs the (idempotent) commands again over it; `dnsNames`: new certificate, reload",
+      effect: "a new entry provisions that host (its own tree, in parallel); a removed one is uninstalled; `address`/`port`/`user`/`hostKey` change every command's connection, so the next `up` runs the (idempotent) commands again over it; `dnsNames`: new certificate and nginx server names (a new configuration version), switch",
     }),
     sshPrivateKey: key(z.unknown().optional(), {
       rule: "OpenSSH private key text",
@@ -344,19 +344,19 @@ function keys(c: ParseContext) {
     }),
     trustedProxies: key(int(0, 5, 0), {
       rule: "integer 0-5: proxies in front of this host (load balancer, CDN) whose `X-Forwarded-*` headers the app trusts",
-      effect: "gunicorn config rewritten; switch",
+      effect: "new configuration version; switch (no downtime)",
     }),
     workers: key(int(0, 64, 0), {
       rule: "integer 0-64",
       shownDefault: "`0` (= 2×CPUs+1, capped)",
-      effect: "gunicorn config checked, rewritten; switch (no downtime)",
+      effect: "new configuration version; switch (no downtime)",
     }),
-    threads: key(int(1, 64, 1), { rule: "integer 1-64", effect: "gunicorn config checked, rewritten; switch (no downtime)" }),
-    timeoutSeconds: key(int(1, 3600, 30), { rule: "integer 1-3600", effect: "gunicorn config checked, rewritten; switch (no downtime)" }),
-    logRetentionDays: key(int(1, 3650, 14), { rule: "integer 1-3650", effect: "logrotate config rewritten (no restart)" }),
+    threads: key(int(1, 64, 1), { rule: "integer 1-64", effect: "new configuration version; switch (no downtime)" }),
+    timeoutSeconds: key(int(1, 3600, 30), { rule: "integer 1-3600", effect: "new configuration version; switch (no downtime)" }),
+    logRetentionDays: key(int(1, 3650, 14), { rule: "integer 1-3650", effect: "new configuration version; switch (no downtime)" }),
     clientMaxBodySize: key(text(SIZE_RE, "an nginx size such as 10m, 512k or 1048576").default("10m"), {
       rule: "nginx size `^[1-9][0-9]{0,5}[km]?$`",
-      effect: "nginx config checked (`nginx -t`), rewritten, graceful reload (no downtime)",
+      effect: "new configuration version; switch (no downtime): a broken one is refused by the new version's check",
     }),
     appDir: key(localPath(c).prefault("flask_app"), {
       rule: "a directory on this machine (relative to the project)",
@@ -365,7 +365,7 @@ function keys(c: ParseContext) {
     }),
     appModule: key(text(MODULE_RE, MODULE_FORM).default("main:flask_app"), {
       rule: "gunicorn's WSGI target: `module`, `package.module:variable` or a factory call `module:create_app()` with literal arguments (`'text'`, numbers, `True`/`False`/`None`, `key=value`)",
-      effect: "app settings rewritten; switch",
+      effect: "new configuration version (app settings); switch",
     }),
     healthPath: key(text(HEALTH_PATH_RE, "an absolute URL path of letters, digits, . _ ~ / - such as / or /login").default("/"), {
       rule: "URL path `^/[A-Za-z0-9._~/-]*$`",
@@ -373,7 +373,7 @@ function keys(c: ParseContext) {
     }),
     appEnv: key(envMap(), {
       rule: "JSON object `{\"NAME\": \"text\"}`: names `^[A-Z_][A-Z0-9_]*$` (not `PATH`, `HOME`, `LANG`, `APP_MODULE`, `FLASK_APP`, `SECRET_KEY_FILE`, `GUNICORN_CMD_ARGS`, `WEB_CONCURRENCY`, `PYTHON*`, `FLAGUN_*` but for `FLAGUN_SECURE_COOKIES` and `FLAGUN_MAX_CONTENT_LENGTH`, `LD_*`, `LC_*`, `SSL_CERT_*`), values any text up to 4096 characters",
-      effect: "app settings file rewritten; switch",
+      effect: "new configuration version (app settings); switch",
     }),
     // Validated here by name only: readStackConfig puts the marker in place of each value set as a
     // secret, and a clear value means the key was set without --secret and sits in clear in the stack file.
@@ -424,7 +424,7 @@ function keys(c: ParseContext) {
     // Serial by default: a version that fails its health gate on the first host never reaches the others.
     rollout: key(z.enum(["serial", "parallel"], expected("parallel or serial")).default("serial"), {
       rule: "`serial` or `parallel`",
-      effect: "the order in which hosts switch to a new version (config install, release command, reload, unit): `serial` in `hosts` order, each after the previous host's health gate passed, so a version that fails there stops `up` with the next hosts untouched; `parallel` all at once (faster, no such stop); builds, uploads and release directories run in parallel either way; one host: no difference; nothing reruns on `up`",
+      effect: "the order in which hosts switch to a new version (release command, reload, unit): `serial` in `hosts` order, each after the previous host's health gate passed, so a version that fails there stops `up` with the next hosts untouched; `parallel` all at once (faster, no such stop); builds, uploads and release directories run in parallel either way; one host: no difference; nothing reruns on `up`",
     }),
     tlsMode: key(z.enum(["self-signed", "provided"], expected("self-signed or provided")).default("self-signed"), {
       rule: "`self-signed` or `provided`",
@@ -446,7 +446,7 @@ function keys(c: ParseContext) {
     }),
     certDnsNames: key(list(DNS_RE, "DNS names"), {
       rule: "JSON list (at most 50) of DNS names",
-      effect: "added to the SANs (always there: host address, `localhost`, `127.0.0.1`); new certificate, reload",
+      effect: "added to the SANs (always there: host address, `localhost`, `127.0.0.1`) and nginx's server names; new certificate and configuration version, switch",
     }),
     certIpAddresses: key(list(new RegExp(`${IPV4_RE.source}|${IPV6_RE.source}`), "IP addresses"), {
       rule: "JSON list (at most 50) of IPs",

@@ -11,9 +11,13 @@ export interface Layout {
    * mounts exactly one, so a deploy never edits the code a running container serves. */
   releasesDir: string;
   releaseDir: (appHash: string) => string;
+  /** Holds tlsDir. */
   configDir: string;
-  /** New config files wait here (inside configDir, so a check container sees them) until checked. */
-  configStageDir: string;
+  /** One directory per configuration version (`<configsDir>/<content hash>`: nginx, gunicorn, logrotate and
+   * app settings), never changed once complete: a unit mounts exactly one, so a deploy (even a refused one)
+   * never edits what a running container or its next restart reads. */
+  configsDir: string;
+  configVersionDir: (configHash: string) => string;
   tlsDir: string;
   logDir: string;
   /** Persistent app data, outside the synced code and the home; kept or deleted by destroy (retainData). */
@@ -67,7 +71,8 @@ export function layoutOf(c: SiteConfig): Layout {
     releasesDir: `${c.installPath}/releases`,
     releaseDir: (appHash) => `${c.installPath}/releases/${short(appHash)}`,
     configDir: `${c.installPath}/config`,
-    configStageDir: `${c.installPath}/config/.next`,
+    configsDir: `${c.installPath}/configs`,
+    configVersionDir: (configHash) => `${c.installPath}/configs/${short(configHash)}`,
     tlsDir: `${c.installPath}/config/tls`,
     logDir: c.logPath,
     dataDir: c.dataPath,

@@ -64,19 +64,15 @@ export const CONFIG_MOUNT = "/etc/flagun";
 /** The app settings (module, health path, appEnv) inside the container, in CONFIG_MOUNT. */
 export const APP_SETTINGS_FILE = "app.json";
 
-export interface UnitInputs {
+/** The unit mounts the version's release and configuration directories (ContainerVersion). */
+export interface UnitInputs extends ContainerVersion {
   imageRef: string;
-  /** The app version (lib/hash appHash): the unit mounts its release directory. */
-  appHash: string;
   /** Podman secret name -> id: a new secret (rotation) changes the unit and so restarts it. */
   secretIds: Record<string, string>;
-  /** Hash of the app settings and gunicorn.conf.py (read only at start): a change restarts the container. */
-  settingsHash: string;
 }
 
-// Shared by containerSpec and the config check's `podman run` (lib/commands/podman.ts), which mounts only these.
-export const configVolume = (l: Layout) => `${l.configDir}:${CONFIG_MOUNT}:ro,Z`;
-export const logVolume = (l: Layout) => `${l.logDir}:/var/log/flagun:Z`;
+/** Where the certificate and key are inside the container (nginx.conf.tmpl names them). */
+export const TLS_MOUNT = `${CONFIG_MOUNT}/tls`;
 export const USERNS = `keep-id:uid=${CONTAINER_UID},gid=${CONTAINER_UID}`;
 export const USER = `${CONTAINER_UID}:${CONTAINER_UID}`;
 
@@ -84,12 +80,26 @@ export const USER = `${CONTAINER_UID}:${CONTAINER_UID}`;
  * What every container of the site gets, the service's and the one-off ones alike: mounts (the code
  * read-only, the instance folder read-write over it), secrets as files, and the hardening.
  */
-export function containerSpec(c: SiteConfig, l: Layout, appHash: string) {
+/** What a container of the site runs: its code (lib/hash appHash) and configuration (SiteFiles.configHash). */
+export interface ContainerVersion {
+  appHash: string;
+  configHash: string;
+}
+
+export function containerSpec(c: SiteConfig, l: Layout, v: ContainerVersion) {
   const owner = `uid=${CONTAINER_UID},gid=${CONTAINER_UID},mode=0400`;
   return {
     userns: USERNS,
     user: USER,
-    volumes: [`${l.releaseDir(appHash)}:${APP_MOUNT}:ro,Z`, `${l.instanceDir}:${INSTANCE_MOUNT}:Z`, configVolume(l), logVolume(l)],
+    // The version's code and configuration (each its own immutable directory), the certificate over the
+    // configuration's empty tls/ (a renewal is a reload, not a new version), the data and the logs.
+    volumes: [
+      `${l.releaseDir(v.appHash)}:${APP_MOUNT}:ro,Z`,
+      `${l.instanceDir}:${INSTANCE_MOUNT}:Z`,
+      `${l.configVersionDir(v.configHash)}:${CONFIG_MOUNT}:ro,Z`,
+      `${l.tlsDir}:${TLS_MOUNT}:ro,Z`,
+      `${l.logDir}:/var/log/flagun:Z`,
+    ],
     secrets: [
       `${l.secretName},type=mount,target=/run/secrets/app_secret_key,${owner}`,
       ...c.appSecretNames.map((n) => `${l.envSecretName(n)},type=mount,target=${ENV_SECRETS_DIR}/${n},${owner}`),
@@ -118,12 +128,11 @@ export const START_LIMIT = { burst: 8, intervalS: 600 };
  * (FLAGUN_APP_WAIT=inf: a broken version never takes a connection); a log podman can read back for `up`.
  */
 export function quadletUnit(c: SiteConfig, l: Layout, u: UnitInputs, role: "service" | "standby" = "service"): string {
-  const spec = containerSpec(c, l, u.appHash);
+  const spec = containerSpec(c, l, u);
   const sockets = [l.socketUnits.https, l.socketUnits.http].join(" ");
   return [
     "# Managed by flagun-rosupod (pulumi). Local edits are overwritten by the next `pulumi up`.",
     ...Object.entries(u.secretIds).map(([name, id]) => `# secret ${name}: ${id}`),
-    `# app and gunicorn settings: ${u.settingsHash}`,
     "[Unit]",
     role === "service"
       ? `Description=flagun-rosupod web service ${c.serviceName} (nginx -> gunicorn -> Flask)`

@@ -42,15 +42,15 @@ export function unitFiles(c: SiteConfig, l: Layout, u: UnitInputs): UnitFiles {
     httpSocket: socketUnit(c, l, "http"),
     logrotateService: logrotateService(l),
     logrotateTimer: logrotateTimer(l),
-    oneOff: oneOffScript(c, l, u.imageRef, u.appHash),
+    oneOff: oneOffScript(c, l, u.imageRef, u),
   };
 }
 
 /** How long a new container may take to answer its health check (image start, app import, first request). */
 export const HEALTHY_WITHIN_S = 120;
 
-/** Releases kept on the host: the one serving and the ones before it (rollback by redeploying them is instant). */
-export const RELEASES_KEPT = 3;
+/** Release and configuration directories kept on the host, each besides the one serving (rollback by redeploying them needs no upload). */
+export const VERSIONS_KEPT = 3;
 
 export function unitPaths(l: Layout) {
   return {
@@ -87,6 +87,7 @@ export function deployScript(l: Layout, f: UnitFiles, candidateRun: string): str
       l.quadletDir,
       l.userUnitDir,
       l.releasesDir,
+      l.configsDir,
       l.user,
       paths.quadlet,
       f.quadlet,
@@ -105,7 +106,7 @@ export function deployScript(l: Layout, f: UnitFiles, candidateRun: string): str
       `${l.logDir}/gunicorn/error.log`,
       LISTEN_FDS_NOTE,
       HEALTHY_WITHIN_S,
-      RELEASES_KEPT,
+      VERSIONS_KEPT,
       PARTIAL,
       `${BACKGROUND} ${candidateRun}`,
     ],

@@ -118,14 +118,14 @@ export function bump(repairs: Repairs, found: Finding[]): Repairs {
 
 const sha256 = (text: string) => crypto.createHash("sha256").update(text).digest("hex");
 
-/** What a converged host has: the unit WebService installs, the image PodmanImage builds, the files SiteFiles and Certificate write. */
+/** What a converged host has: the unit WebService installs, the image PodmanImage builds, the files SiteFiles (the live configuration version) and Certificate write. */
 export function expectedState(
   site: SiteConfig,
   l: Layout,
-  d: { imageRef: string; baseImage?: string; appHash: string; settingsHash: string; configFiles: { file: string; text: string }[] },
+  d: { imageRef: string; baseImage?: string; appHash: string; configHash: string; configFiles: { file: string; text: string }[] },
 ): Expected {
   // Without secret ids: the probe hashes the unit file without their lines (SECRET_ID_LINE).
-  const quadlet = unitFiles(site, l, { imageRef: d.imageRef, appHash: d.appHash, secretIds: {}, settingsHash: d.settingsHash }).quadlet;
+  const quadlet = unitFiles(site, l, { imageRef: d.imageRef, appHash: d.appHash, configHash: d.configHash, secretIds: {} }).quadlet;
   return {
     user: l.user,
     unit: l.unitName,
@@ -135,7 +135,7 @@ export function expectedState(
     image: d.imageRef,
     ...(d.baseImage ? { baseImage: d.baseImage } : {}),
     files: [
-      ...d.configFiles.map((f) => ({ kind: fileRepair(f.file), path: `${l.configDir}/${f.file}`, sha256: sha256(f.text) })),
+      ...d.configFiles.map((f) => ({ kind: fileRepair(f.file), path: `${l.configVersionDir(d.configHash)}/${f.file}`, sha256: sha256(f.text) })),
       ...[TLS_FILES.cert, TLS_FILES.key].map((f) => ({ kind: fileRepair(f), path: `${l.tlsDir}/${f}` })),
     ],
   };

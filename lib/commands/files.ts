@@ -9,7 +9,7 @@ import * as path from "path";
 import { INSTANCE_DIR } from "../hash";
 import { Layout, STAGE_ROOT } from "../layout";
 import { Privilege, asRoot, asUser, asUserFromRoot, q, script } from "../shell";
-import { hostScriptText } from "./hostScript";
+import { hostScript, hostScriptText } from "./hostScript";
 import { MARK_FILE, claimDir, markedFn, ownershipFns } from "./ownership";
 
 /** `inside(dir, root)`: dir is root or below it. */
@@ -84,7 +84,7 @@ export function createDirs(p: Privilege, l: Layout, installPath: string): string
   const byRoot = claimed.filter((c) => !inside(c.dir, l.home));
   const byUser = claimed.filter((c) => inside(c.dir, l.home));
   const subdirs: [string, string[]][] = [
-    ["0750", [l.releasesDir, l.configDir, l.configStageDir]],
+    ["0750", [l.releasesDir, l.configDir, l.configsDir]],
     ["0700", [l.tlsDir]],
     ["0750", [`${l.logDir}/nginx`, `${l.logDir}/gunicorn`]],
     ["0700", [l.instanceDir]],
@@ -234,6 +234,15 @@ export function installRelease(p: Privilege, user: string, uploaded: string, des
       `rm -rf ${q(stage)}`,
     ),
   );
+}
+
+/**
+ * Install the configuration version `configHash` (its files: nginx, gunicorn, logrotate, app settings) as its
+ * own directory (Layout.configVersionDir), as the system user (sh/config-version.sh): complete or not at all,
+ * beside the live one, which it never changes; an existing one keeps its content, drifted files put back.
+ */
+export function installConfigVersion(p: Privilege, l: Layout, configHash: string, files: { file: string; text: string }[]): string {
+  return asUser(p, l.user, hostScript(["deploy-fns", "config-version"], [l.configVersionDir(configHash), PARTIAL, ...files.flatMap((f) => [f.file, f.text])]));
 }
 
 /** Write one file owned by the system user from the command's stdin (keeps secrets off the command line). */

@@ -2,7 +2,7 @@
 import * as path from "path";
 import { SiteConfig } from "../config";
 import { Layout } from "../layout";
-import { CONTAINER_UID, USER, USERNS, configVolume, containerSpec, logVolume } from "../render";
+import { CONTAINER_UID, ContainerVersion, USER, USERNS, containerSpec } from "../render";
 import { BACKGROUND, Privilege, asRoot, asUser, asUserFromRoot, q, script } from "../shell";
 
 /** Store stdin as a Podman secret; prints the secret's id (not its value) so a new secret restarts the unit. */
@@ -102,12 +102,12 @@ export function buildImage(p: Privilege, l: Layout, b: BuildArgs): string {
 const RUN_HARDENING = `--userns ${q(USERNS)} --user ${q(USER)} --read-only --security-opt no-new-privileges --cap-drop all`;
 
 /**
- * `podman run OPTIONS` of `imageRef` with the service's mounts (app version `appHash`), secrets and hardening,
- * and no port: one-off commands (`--rm`, attached) and the deploy's candidate (`-d --name …`). No health-check
- * timer: the caller decides when the container is done.
+ * `podman run OPTIONS` of `imageRef` with the service's mounts (the version's code and configuration), secrets
+ * and hardening, and no port: one-off commands (`--rm`, attached) and the deploy's candidate (`-d --name …`).
+ * No health-check timer: the caller decides when the container is done.
  */
-export function containerRun(c: SiteConfig, l: Layout, imageRef: string, appHash: string, options = "--rm"): string {
-  const spec = containerSpec(c, l, appHash);
+export function containerRun(c: SiteConfig, l: Layout, imageRef: string, version: ContainerVersion, options = "--rm"): string {
+  const spec = containerSpec(c, l, version);
   return [
     `podman run ${options} --no-healthcheck`,
     RUN_HARDENING,
@@ -118,17 +118,8 @@ export function containerRun(c: SiteConfig, l: Layout, imageRef: string, appHash
   ].join(" ");
 }
 
-/**
- * `podman run` of a throw-away container that sees only the configuration (and the log directory nginx -t
- * opens), with the service's user mapping and hardening and no network: the config check needs neither the
- * app nor its secrets, so an app deploy does not change it.
- */
-export function configCheckRun(l: Layout, imageRef: string): string {
-  return ["podman run --rm --no-healthcheck --network none", RUN_HARDENING, `-v ${q(configVolume(l))}`, `-v ${q(logVolume(l))}`, q(imageRef)].join(" ");
-}
-
 /** The operators' one-off command on the host: the arguments are the command, run without a shell. */
-export function oneOffScript(c: SiteConfig, l: Layout, imageRef: string, appHash: string): string {
+export function oneOffScript(c: SiteConfig, l: Layout, imageRef: string, version: ContainerVersion): string {
   return [
     "#!/bin/sh",
     `# Managed by flagun-rosupod (pulumi). Runs COMMAND in a fresh container of the current version of ${c.serviceName},`,
@@ -136,7 +127,7 @@ export function oneOffScript(c: SiteConfig, l: Layout, imageRef: string, appHash
     "set -eu",
     `[ $# -gt 0 ] || { echo "usage: $0 COMMAND [ARG...]   e.g. flask shell" >&2; exit 2; }`,
     "tty=; if [ -t 0 ] && [ -t 1 ]; then tty=--tty; fi",
-    `exec ${containerRun(c, l, imageRef, appHash, "--rm --interactive $tty")} "$@"`,
+    `exec ${containerRun(c, l, imageRef, version, "--rm --interactive $tty")} "$@"`,
     "",
   ].join("\n");
 }

@@ -1,40 +1,12 @@
-// Around the switch (lib/commands/deploy.ts): checked config install, graceful reload, release command, health gate.
-import * as path from "path";
+// Around the switch (lib/commands/deploy.ts): graceful reload, release command, health gate.
 import { Layout } from "../layout";
-import { CONFIG_MOUNT } from "../render";
 import { BACKGROUND, Privilege, asRoot, asUser, asUserFromRoot, q, script } from "../shell";
 
 /**
- * Install the new configuration files only if they parse: `check` (podman.configCheckRun of the version about
- * to serve) runs flagun-check-config on them (nginx -t; gunicorn's settings validation) in a throw-away
- * container; a refusal fails `up` with nginx's or gunicorn's message and leaves the installed files, which the
- * running service (and its next reload) reads, as they were. With the service not running there is no version
- * to protect, and the check (a container start, half a minute on a slow host) is left to the unit's own start:
- * a file that does not parse fails the health gate with nginx's or gunicorn's message.
- */
-export function configInstall(p: Privilege, l: Layout, check: string): string {
-  const next = q(l.configStageDir);
-  return asUser(
-    p,
-    l.user,
-    script(
-      `if [ -z "$(ls -A ${next})" ]; then echo "configuration: nothing new"; exit 0; fi`,
-      `if systemctl --user is-active --quiet ${q(l.unitName)}; then`,
-      `  ${BACKGROUND} ${check} flagun-check-config ${q(`${CONFIG_MOUNT}/${path.posix.basename(l.configStageDir)}`)} 2>&1 || { echo "configuration refused (not installed): the running service keeps its configuration" >&2; exit 1; }`,
-      "else",
-      `  echo "configuration: not checked here (${l.unitName} is not running: no version to protect; its start checks it)"`,
-      "fi",
-      `for f in ${next}/*; do mv -f "$f" ${q(l.configDir)}/; done`,
-      `echo "configuration installed"`,
-    ),
-  );
-}
-
-/**
- * Graceful reload after an nginx.conf or certificate change: SIGUSR2 reaches the container's supervisor,
- * which reloads nginx alone (new workers with the new config and certificate; the old ones finish their
- * connections). What gunicorn and the app read at start (gunicorn.conf.py, the app settings) is a switch
- * instead (lib/commands/deploy.ts), as gunicorn's own reload replaces every worker at once.
+ * Graceful reload after a certificate change: SIGUSR2 reaches the container's supervisor, which reloads nginx
+ * alone (new workers with the new certificate; the old ones finish their connections). A configuration change
+ * is a new configuration version and so a switch instead (lib/commands/deploy.ts): a refused one leaves
+ * nothing the running container or its next restart reads.
  */
 export function reloadService(p: Privilege, l: Layout): string {
   return asUser(p, l.user, reloadScript(l));

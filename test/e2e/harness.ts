@@ -187,6 +187,27 @@ export function asUserPrefix(user: string, uid: number): string {
   return `cd / && sudo runuser -u ${user} -- env XDG_RUNTIME_DIR=/run/user/${uid} DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/${uid}/bus`;
 }
 
+/**
+ * The configuration directory the site's unit mounts at /etc/flagun (its live version), read from the unit file
+ * of `user` (home /opt/USER) for `service`.
+ */
+export async function liveConfigDir(host: TestHost, user: string, service = "flagun-web"): Promise<string> {
+  const dir = (await sh(host, `sudo sed -n 's#^Volume=\\(.*\\):/etc/flagun:ro.*#\\1#p' /opt/${user}/.config/containers/systemd/${service}.container`)).trim();
+  if (!/^\/\S+\/configs\/[0-9a-f]{12}$/.test(dir)) throw new Error(`the unit of ${service} mounts no configuration version at /etc/flagun: "${dir}"`);
+  return dir;
+}
+
+/**
+ * sha256 of every file the live version reads from the host (the unit file, its configuration and release
+ * directories), one `HASH  PATH` line each: a refused deploy must leave them byte for byte.
+ */
+export async function liveVersionHashes(host: TestHost, user: string, service = "flagun-web"): Promise<string> {
+  const unit = `/opt/${user}/.config/containers/systemd/${service}.container`;
+  const release = (await sh(host, `sudo sed -n 's#^Volume=\\(.*\\):/srv/app:ro.*#\\1#p' ${unit}`)).trim();
+  const dirs = [await liveConfigDir(host, user, service), release];
+  return sh(host, `sudo sh -c 'sha256sum ${unit}; find ${dirs.join(" ")} -type f -print0 | sort -z | xargs -0 sha256sum'`);
+}
+
 /** Every file under `dir`, concatenated: for grepping state directories for secrets. */
 export function readTree(dir: string): string {
   return fs.readdirSync(dir, { recursive: true, withFileTypes: true })

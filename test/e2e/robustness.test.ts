@@ -30,7 +30,7 @@ import { freePort, startHost, TestHost } from "../host/vm";
 import { ConfigMap, EngineEvent } from "@pulumi/pulumi/automation";
 import { CHANGED_BODY, siteChecks } from "./site";
 import { HostileCase, packRounds, problemsOf, withCases } from "./hostileConfig";
-import { REPO, SiteStack, assertUninstalled, asUserPrefix, cliEnv, httpsGet, log, pulumiCli, readTree, sh, siteStack, underLoad, waitFor } from "./harness";
+import { REPO, SiteStack, assertUninstalled, asUserPrefix, cliEnv, httpsGet, liveConfigDir, liveVersionHashes, log, pulumiCli, readTree, sh, siteStack, underLoad, waitFor } from "./harness";
 
 const firstLine = (s: string, re: RegExp) => (s.split("\n").find((l) => re.test(l)) ?? "").trim().slice(0, 140);
 /** `s` without the scripts a failed remote command quotes (the command plugin's error reads `running "<the
@@ -565,19 +565,21 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
     // Four kinds at once (one healing run, so the group stays inside CI's time): each must be found, and the
     // run repairs them together.
     const unitFile = "/opt/flagun/.config/containers/systemd/flagun-web.container";
+    // The live configuration version: the refresh reads its files, the repair puts a drifted one back in it.
+    const config = await liveConfigDir(host, user);
     await drift(
       "nginx.conf deleted, unit stopped, https socket disabled, Quadlet unit file removed",
-      `sudo rm /opt/flagun/site/config/nginx.conf && $u systemctl --user stop flagun-web.service && $u systemctl --user disable flagun-web-https.socket && sudo rm ${unitFile}`,
+      `sudo rm ${config}/nginx.conf && $u systemctl --user stop flagun-web.service && $u systemctl --user disable flagun-web-https.socket && sudo rm ${unitFile}`,
       {
         found: [
-          /^nginx\.conf: \/opt\/flagun\/site\/config\/nginx\.conf is missing$/,
+          /^nginx\.conf: \/opt\/flagun\/site\/configs\/[0-9a-f]{12}\/nginx\.conf is missing$/,
           /^unit: flagun-web\.service is inactive$/,
           /^unit: flagun-web-https\.socket is active and disabled/,
           /^unit: \/opt\/flagun\/\.config\/containers\/systemd\/flagun-web\.container is missing$/,
         ],
-        ran: () => ["vm-config-nginx-conf", "vm-config-install", "vm-reload", ...unitRepair],
+        ran: () => ["vm-config-version", ...unitRepair],
         back:
-          "sudo test -s /opt/flagun/site/config/nginx.conf && $u systemctl --user is-active --quiet flagun-web.service && " +
+          `sudo test -s ${config}/nginx.conf && $u systemctl --user is-active --quiet flagun-web.service && ` +
           `[ "$($u systemctl --user is-enabled flagun-web-https.socket)" = enabled ] && sudo test -s ${unitFile}`,
       },
     );
@@ -586,14 +588,14 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
     // units fail with it, so clients are refused at once instead of waiting in a queue nothing serves (measured
     // inside the VM: the forwarded port on this machine always accepts); the journal says why. The refresh
     // finds the file and the failed units; the up puts the declared file back and starts the unit again.
-    const appJson = "/opt/flagun/site/config/app.json";
+    const appJson = `${config}/app.json`;
     await drift("crash loop (app.json names a missing module, unit restarted)", `$u sed -i 's/"module": "[^"]*"/"module": "no_such_module:app"/' ${appJson} && $u systemctl --user restart flagun-web.service`, {
       found: [
-        /^app\.json: \/opt\/flagun\/site\/config\/app\.json differs from the declared content$/,
+        /^app\.json: \/opt\/flagun\/site\/configs\/[0-9a-f]{12}\/app\.json differs from the declared content$/,
         /^unit: flagun-web\.service is failed$/,
         /^unit: flagun-web-https\.socket is failed and enabled, not active and enabled$/,
       ],
-      ran: () => ["vm-config-app-json", "vm-config-install", ...unitRepair],
+      ran: () => ["vm-config-version", ...unitRepair],
       back: "$u systemctl --user is-active --quiet flagun-web.service && $u systemctl --user is-active --quiet flagun-web-https.socket",
       settle: async (u) => {
         // curl's exit status 7: the connection was refused (28 would be a timeout: queued, not served).
@@ -740,7 +742,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       assert.equal(res.body, CHANGED_BODY);
       // nginx.conf's directive (gunicorn.conf.py names it in a comment: a grep of the whole directory would
       // depend on the order its filesystem lists the files in).
-      const conf = await sh(host, `sudo grep -h '^ *client_max_body_size ' /opt/${user}/site/config/nginx.conf`);
+      const conf = await sh(host, `sudo grep -h '^ *client_max_body_size ' ${await liveConfigDir(host, user)}/nginx.conf`);
       assert.match(conf, /client_max_body_size 20m;/);
       const after = await s.stack.preview();
       const changes = Object.entries(after.changeSummary ?? {}).filter(([k]) => k !== "same");
@@ -835,7 +837,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
     });
 
     // ---------------------------------------------------------------------------------------------
-    await step("10 broken app deploy (import error), then again with gunicorn's error.log a symlink to the TLS key: up fails naming the cause, the key never shown, the old version serves throughout and after a restart", async () => {
+    await step("10 broken app deploy (import error; app module, env and a gunicorn setting changed with it), then again with gunicorn's error.log a symlink to the TLS key: up fails naming the cause, the key never shown, the old version serves throughout and after a restart, its files byte for byte", async () => {
       const main = path.join(s.workDir, "flask_app", "main.py");
       const good = fs.readFileSync(main, "utf8");
       const u = asUserPrefix(user, out.hosts.value.vm.uid);
@@ -844,6 +846,13 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       const before = await canaries();
       const errorLog = "/var/log/flagun-web/gunicorn/error.log";
       const keyFile = `/opt/${user}/site/config/tls/key.pem`;
+      const hashesBefore = await liveVersionHashes(host, user);
+      // The new version also changes what the app and gunicorn read at start: a refused deploy once left these
+      // live, and the next restart ran the old code under the new module name (a crash loop).
+      const settings: ConfigMap = { appModule: { value: "main:flask_app_v2" }, appEnv: { value: JSON.stringify({ ROBUST_MARK: "v2" }) }, timeoutSeconds: { value: "45" } };
+      const settingsBefore = new Map<string, string | undefined>();
+      for (const k of Object.keys(settings)) settingsBefore.set(k, await s.stack.getConfig(k).then((v) => v.value, () => undefined));
+      await s.stack.setAllConfig(settings);
       fs.writeFileSync(main, `raise RuntimeError("broken on purpose by the robustness test")\n${good}`);
       let first = "";
       let second = "";
@@ -915,9 +924,12 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
         const backS = await waitFor("serving after a restart that follows the refusals", 300, async () => (await httpsGet(url, out.certificatePem.value)).status === 200);
         assert.equal((await httpsGet(url, out.certificatePem.value)).body, CHANGED_BODY, "after a restart: the version that was serving");
         assert.equal(unitFile(await unitState()), unitFile(unitBefore), "the unit file is the one from before the refusals");
-        third = `then systemctl --user restart: 200 "${CHANGED_BODY}" after ${backS.toFixed(0)} s, unit file unchanged`;
+        const hashesAfter = await liveVersionHashes(host, user);
+        assert.equal(hashesAfter, hashesBefore, "every file the live version reads (unit, configuration, release) is as it was");
+        third = `then systemctl --user restart: 200 "${CHANGED_BODY}" after ${backS.toFixed(0)} s, unit file unchanged; the live version's ${hashesBefore.trim().split("\n").length} files (unit, configuration, release) byte for byte (sha256)`;
       } finally {
         fs.writeFileSync(main, good);
+        for (const [k, v] of settingsBefore) await (v === undefined ? s.stack.removeConfig(k) : s.stack.setConfig(k, { value: v }));
       }
       await sameCanaries(before, "(10)");
       log("pulumi up (app fixed again)");

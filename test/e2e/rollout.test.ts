@@ -14,7 +14,7 @@ import { SiteStack, assertUninstalled, asUserPrefix, httpsGet, log, sh, siteStac
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** Commands that change what a host serves (the rest, check, uploads, build, run alongside the other host). */
-const SWITCH = /^(release|config-install|unit|reload|health)$/;
+const SWITCH = /^(release|unit|reload|health)$/;
 
 /** One engine step that did something (not `same`): resource name, operation, when it started and ended. */
 interface Step {

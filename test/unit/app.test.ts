@@ -118,15 +118,17 @@ const site = parse({
   healthPath: "/login",
 });
 const l = layoutOf(site);
+const V = { appHash: "0123456789abcdef", configHash: "fedcba9876543210" };
 
 test("app settings: JSON carries any text exactly; the unit carries none of it", () => {
   const s = JSON.parse(appSettings(site));
   assert.deepEqual(s, { module: "shop:create_app()", healthPath: "/login", env: { FLASK_APP: "shop:create_app()", GREETING: site.appEnv.GREETING } });
-  const unit = quadletUnit(site, l, { imageRef: "localhost/flagun-web:abc", appHash: "0123456789abcdef", secretIds: { "flagun-web-secret-key": "s1", "flagun-web-env-API_TOKEN": "s2" }, settingsHash: "h1" });
+  const unit = quadletUnit(site, l, { imageRef: "localhost/flagun-web:abc", appHash: "0123456789abcdef", configHash: "fedcba9876543210", secretIds: { "flagun-web-secret-key": "s1", "flagun-web-env-API_TOKEN": "s2" } });
   assert.ok(!unit.includes("GREETING") && !unit.includes("$(id)"), "appEnv values stay out of the unit");
   for (const line of [
     "# secret flagun-web-env-API_TOKEN: s2",
-    "# app and gunicorn settings: h1",
+    "Volume=/opt/flagun/site/configs/fedcba987654:/etc/flagun:ro,Z",
+    "Volume=/opt/flagun/site/config/tls:/etc/flagun/tls:ro,Z",
     "Secret=flagun-web-env-API_TOKEN,type=mount,target=/run/secrets/env/API_TOKEN,uid=1000,gid=1000,mode=0400",
     "Volume=/var/lib/flagun-web/instance:/srv/app/instance:Z",
     "Volume=/opt/flagun/site/releases/0123456789ab:/srv/app:ro,Z",
@@ -134,17 +136,17 @@ test("app settings: JSON carries any text exactly; the unit carries none of it",
 });
 
 test("one-off and release containers get exactly the service's mounts, secrets and hardening", () => {
-  const run = containerRun(site, l, "localhost/flagun-web:abc", "0123456789abcdef");
+  const run = containerRun(site, l, "localhost/flagun-web:abc", V);
   assert.equal(
     run,
     "podman run --rm --no-healthcheck --userns keep-id:uid=1000,gid=1000 --user 1000:1000 --read-only --security-opt no-new-privileges --cap-drop all " +
-      "-v /opt/flagun/site/releases/0123456789ab:/srv/app:ro,Z -v /var/lib/flagun-web/instance:/srv/app/instance:Z -v /opt/flagun/site/config:/etc/flagun:ro,Z " +
+      "-v /opt/flagun/site/releases/0123456789ab:/srv/app:ro,Z -v /var/lib/flagun-web/instance:/srv/app/instance:Z -v /opt/flagun/site/configs/fedcba987654:/etc/flagun:ro,Z -v /opt/flagun/site/config/tls:/etc/flagun/tls:ro,Z " +
       "-v /var/log/flagun-web:/var/log/flagun:Z --secret flagun-web-secret-key,type=mount,target=/run/secrets/app_secret_key,uid=1000,gid=1000,mode=0400 " +
       "--secret flagun-web-env-API_TOKEN,type=mount,target=/run/secrets/env/API_TOKEN,uid=1000,gid=1000,mode=0400 " +
       "-e SECRET_KEY_FILE=/run/secrets/app_secret_key localhost/flagun-web:abc",
   );
-  const script = oneOffScript(site, l, "localhost/flagun-web:abc", "0123456789abcdef");
-  assert.ok(script.includes(`exec ${containerRun(site, l, "localhost/flagun-web:abc", "0123456789abcdef", "--rm --interactive $tty")} "$@"`));
+  const script = oneOffScript(site, l, "localhost/flagun-web:abc", V);
+  assert.ok(script.includes(`exec ${containerRun(site, l, "localhost/flagun-web:abc", V, "--rm --interactive $tty")} "$@"`));
   const rel = releaseCommand({ adminUser: "root" }, l, run, ["flask", "init-db"]);
   assert.ok(rel.includes("localhost/flagun-web:abc flask init-db 2>&1"), rel);
   const ops = operatorCommands({ ...HOST, dnsNames: [] }, l, 1001);

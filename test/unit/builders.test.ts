@@ -13,7 +13,7 @@ import * as deploy from "../../lib/commands/deploy";
 import { parseConfig } from "../../lib/config";
 import { layoutOf } from "../../lib/layout";
 import { unitFiles } from "../../lib/commands/deploy";
-import { configCheckRun, containerRun } from "../../lib/commands/podman";
+import { containerRun } from "../../lib/commands/podman";
 import { HEALTH_SOCKET, quadletUnit, renderTemplate, socketUnit, templateValues } from "../../lib/render";
 import { projectRoot } from "../../lib/repo";
 import { hostScriptText } from "../../lib/commands/hostScript";
@@ -61,9 +61,9 @@ test("exact: the ownership preflight: its script after marked's, the claims as q
 
 test("every builder output parses as sh (sh -n), also with a root admin", () => {
   for (const priv of [p, { adminUser: "root" }]) {
-    const inputs = { imageRef: "localhost/x:1", appHash: "0123456789abcdef", secretIds: { s: "abc" }, settingsHash: "h" };
+    const inputs = { imageRef: "localhost/x:1", appHash: "0123456789abcdef", configHash: "fedcba9876543210", secretIds: { s: "abc" } };
     const units = unitFiles(site, l, inputs);
-    const run = containerRun(site, l, "localhost/x:1", "0123456789abcdef");
+    const run = containerRun(site, l, "localhost/x:1", inputs);
     const all = [
       host.preflight(priv, l.stageDir),
       connection.connectionCheck(site.hosts[0]),
@@ -85,9 +85,9 @@ test("every builder output parses as sh (sh -n), also with a root admin", () => 
       podman.loadBaseArchive(priv, l.user, "/var/tmp/x/base.tar", "localhost/base:1"),
       podman.buildImage(priv, l, { stage: "/var/tmp/x/b", ref: "localhost/x:1", baseImage: "docker.io/library/python:3.13-slim-trixie", offline: false }),
       podman.removeImage(priv, l.user, "localhost/x:1"),
-      deploy.deployUnit(priv, l, units, containerRun(site, l, "localhost/x:1", "0123456789abcdef", `-d --replace --name ${l.candidateName}`)),
+      deploy.deployUnit(priv, l, units, containerRun(site, l, "localhost/x:1", inputs, `-d --replace --name ${l.candidateName}`)),
       deploy.removeUnit(priv, l),
-      service.configInstall(priv, l, configCheckRun(l, "localhost/x:1")),
+      files.installConfigVersion(priv, l, "fedcba9876543210", [{ file: "app.json", text: "{\"a\": \"it's\"}\n" }]),
       service.reloadService(priv, l),
       service.healthGate(priv, l, 8443, "/login"),
       service.releaseCommand(priv, l, run, ["flask", "init-db"]),
@@ -98,7 +98,7 @@ test("every builder output parses as sh (sh -n), also with a root admin", () => 
 });
 
 test("quadlet unit: sockets not ports, read-only mounts, secret as a file, restart on failure, boot target", () => {
-  const inputs = { imageRef: "localhost/flagun-web:abc", appHash: "0123456789abcdef", secretIds: { "flagun-web-secret-key": "s1" }, settingsHash: "h1" };
+  const inputs = { imageRef: "localhost/flagun-web:abc", appHash: "0123456789abcdef", configHash: "fedcba9876543210", secretIds: { "flagun-web-secret-key": "s1" } };
   const u = quadletUnit(site, l, inputs);
   for (const line of [
     "Image=localhost/flagun-web:abc",
@@ -107,7 +107,8 @@ test("quadlet unit: sockets not ports, read-only mounts, secret as a file, resta
     "Sockets=flagun-web-https.socket flagun-web-http.socket",
     "Volume=/opt/flagun/site/releases/0123456789ab:/srv/app:ro,Z",
     "Volume=/var/lib/flagun-web/instance:/srv/app/instance:Z",
-    "Volume=/opt/flagun/site/config:/etc/flagun:ro,Z",
+    "Volume=/opt/flagun/site/configs/fedcba987654:/etc/flagun:ro,Z",
+    "Volume=/opt/flagun/site/config/tls:/etc/flagun/tls:ro,Z",
     "Volume=/var/log/flagun-web:/var/log/flagun:Z",
     "Secret=flagun-web-secret-key,type=mount,target=/run/secrets/app_secret_key,uid=1000,gid=1000,mode=0400",
     "NoNewPrivileges=true",
@@ -189,23 +190,6 @@ test("image build: serialised by a lock on the admin's stage directory, never in
   assert.equal(cmd.match(/ 9>&-/g)?.length, 3);
 });
 
-test("config install: checked in a container that sees only config and logs, then moved into place; nothing new, nothing run", () => {
-  const check = configCheckRun(l, "localhost/flagun-web:abc");
-  assert.equal(
-    check,
-    "podman run --rm --no-healthcheck --network none --userns keep-id:uid=1000,gid=1000 --user 1000:1000 --read-only --security-opt no-new-privileges --cap-drop all " +
-      "-v /opt/flagun/site/config:/etc/flagun:ro,Z -v /var/log/flagun-web:/var/log/flagun:Z localhost/flagun-web:abc",
-  );
-  const cmd = service.configInstall(p, l, check);
-  const at = (x: string) => {
-    const i = cmd.indexOf(x);
-    assert.ok(i >= 0, `missing: ${x}`);
-    return i;
-  };
-  assert.ok(at("if [ -z \"$(ls -A /opt/flagun/site/config/.next)\" ]; then echo \"configuration: nothing new\"; exit 0; fi") < at("flagun-check-config /etc/flagun/.next"));
-  assert.ok(at("flagun-check-config /etc/flagun/.next 2>&1 || {") < at("mv -f"), "checked before it is installed");
-  assert.ok(at("if systemctl --user is-active --quiet flagun-web.service; then") < at("flagun-check-config"), "checked only while a version serves");
-});
 test("nginx.conf: listens on the public ports' exact addresses (so the inherited sockets match) and on the health socket", () => {
   const c = parseConfig({ hosts: [{ name: "w", address: "127.0.0.1", hostKey: "ssh-ed25519 AAAA" }], httpsPort: 9443, httpPort: 9088 }, "/repo", () => true);
   const conf = renderTemplate("nginx.conf", fs.readFileSync(path.join(projectRoot(__dirname), "config/nginx.conf.tmpl"), "utf8"), templateValues(c, ["www.example.org"]));

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { deployScript, RELEASES_KEPT, unitFiles } from "../../lib/commands/deploy";
+import { deployScript, VERSIONS_KEPT, unitFiles } from "../../lib/commands/deploy";
 import { PARTIAL } from "../../lib/commands/files";
 import { hostScriptText } from "../../lib/commands/hostScript";
 import { containerRun } from "../../lib/commands/podman";
@@ -33,7 +33,7 @@ function setup(w: World) {
     () => true,
   );
   const l = layoutOf(site);
-  const inputs = { imageRef: "localhost/flagun-web:new", appHash: "0123456789abcdef", secretIds: {}, settingsHash: "h" };
+  const inputs = { imageRef: "localhost/flagun-web:new", appHash: "0123456789abcdef", configHash: "fedcba9876543210", secretIds: {} };
   const f = unitFiles(site, l, inputs);
   fs.mkdirSync(`${dir}/bin`);
   fs.mkdirSync(l.releasesDir, { recursive: true });
@@ -73,7 +73,7 @@ function setup(w: World) {
   );
   stub("sleep", "exit 0");
   const run = () => {
-    const candidate = containerRun(site, l, inputs.imageRef, inputs.appHash, `-d --replace --name ${l.candidateName}`);
+    const candidate = containerRun(site, l, inputs.imageRef, inputs, `-d --replace --name ${l.candidateName}`);
     const r = spawnSync("sh", ["-c", deployScript(l, f, candidate)], { encoding: "utf8", env: { PATH: `${dir}/bin:/usr/bin:/bin` } });
     const log = fs.existsSync(calls) ? fs.readFileSync(calls, "utf8").trim().split("\n") : [];
     return { code: r.status, out: r.stdout + r.stderr, log, exists: (p: string) => fs.existsSync(p) };
@@ -235,10 +235,10 @@ test("release pruning keeps the newest releases and always the one the unit moun
     fs.mkdirSync(w.l.quadletDir, { recursive: true });
     // The unit mounts the oldest one (a rollback to it): it stays, with the newest ones.
     fs.writeFileSync(`${w.l.quadletDir}/flagun-web.container`, `[Container]\nVolume=${w.l.releasesDir}/aaa:/srv/app:ro,Z\n`);
-    const r = spawnSync("sh", ["-c", `set -eu\n${hostScriptText("deploy-fns")}\nprune_releases "$@"`, "sh", `${w.l.quadletDir}/flagun-web.container`, w.l.releasesDir, w.l.user, PARTIAL, String(RELEASES_KEPT)], { encoding: "utf8" });
+    const r = spawnSync("sh", ["-c", `set -eu\n${hostScriptText("deploy-fns")}\nprune_versions "$@"`, "sh", `${w.l.quadletDir}/flagun-web.container`, w.l.releasesDir, w.l.user, PARTIAL, String(VERSIONS_KEPT)], { encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(fs.readdirSync(w.l.releasesDir).sort(), ["aaa", "ccc", "ddd", "eee"]);
-    assert.equal(RELEASES_KEPT, 3);
+    assert.equal(VERSIONS_KEPT, 3);
   } finally {
     w.cleanup();
   }

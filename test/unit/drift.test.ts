@@ -29,12 +29,12 @@ function world() {
     () => true,
   );
   const l = layoutOf(site);
-  const unit = { imageRef: "localhost/flagun-web:abc", appHash: "0123456789abcdef", settingsHash: "s1" };
+  const unit = { imageRef: "localhost/flagun-web:abc", appHash: "0123456789abcdef", configHash: "fedcba9876543210" };
   const e: Expected = expectedState(site, l, { ...unit, baseImage: "localhost/flagun-base:b1", configFiles: CONFIG });
   const write = (p: string, text: string) => (fs.mkdirSync(path.dirname(p), { recursive: true }), fs.writeFileSync(p, text));
   // The unit as the deploy writes it: with the secret ids the expectation leaves out.
   write(unitPaths(l).quadlet, unitFiles(site, l, { ...unit, secretIds: SECRET_IDS }).quadlet);
-  for (const c of CONFIG) write(`${l.configDir}/${c.file}`, c.text);
+  for (const c of CONFIG) write(`${l.configVersionDir(unit.configHash)}/${c.file}`, c.text);
   for (const f of ["cert.pem", "key.pem"]) write(`${l.tlsDir}/${f}`, "PEM\n");
   const state = `${dir}/state`;
   fs.writeFileSync(state, [`${l.unitName} active -`, ...[l.socketUnits.https, l.socketUnits.http].map((s) => `${s} active enabled`), "container flagun-web", `image ${unit.imageRef}`, "image localhost/flagun-base:b1", ""].join("\n"));
@@ -70,8 +70,8 @@ test("drift probe: each operator action is found with the repair kind that undoe
     ["container removed", (w) => w.edit("container flagun-web\n", ""), [{ kind: "unit", what: /container flagun-web is missing/ }]],
     ["image removed", (w) => w.edit("image localhost/flagun-web:abc\n", ""), [{ kind: "image", what: /image localhost\/flagun-web:abc is missing/ }]],
     ["base image removed", (w) => w.edit("image localhost/flagun-base:b1\n", ""), [{ kind: "base-image", what: /base image localhost\/flagun-base:b1 is missing/ }]],
-    ["config file deleted", (w) => fs.rmSync(`${w.l.configDir}/nginx.conf`), [{ kind: "nginx.conf", what: /config\/nginx\.conf is missing/ }]],
-    ["config file edited", (w) => fs.writeFileSync(`${w.l.configDir}/app.json`, "{}"), [{ kind: "app.json", what: /app\.json differs from the declared content/ }]],
+    ["config file deleted", (w) => fs.rmSync(`${w.l.configVersionDir("fedcba9876543210")}/nginx.conf`), [{ kind: "nginx.conf", what: /configs\/fedcba987654\/nginx\.conf is missing/ }]],
+    ["config file edited", (w) => fs.writeFileSync(`${w.l.configVersionDir("fedcba9876543210")}/app.json`, "{}"), [{ kind: "app.json", what: /app\.json differs from the declared content/ }]],
     ["key deleted", (w) => fs.rmSync(`${w.l.tlsDir}/key.pem`), [{ kind: "key.pem", what: /tls\/key\.pem is missing/ }]],
   ];
   for (const [name, act, want] of cases) {

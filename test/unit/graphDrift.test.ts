@@ -16,7 +16,8 @@ test("repair tokens go to exactly the commands that repair each drifted kind", a
   const archive = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "base-")), "base.tar");
   fs.writeFileSync(archive, "base");
   const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-key-body\n-----END OPENSSH PRIVATE KEY-----\n";
-  // nginx.conf and the certificate are reloaded; gunicorn.conf.py is read only at start: a switch (the unit).
+  // A configuration file is put back in its version's directory and loaded by a switch (the unit); the
+  // certificate is reloaded.
   const repairs = { unit: 1, image: 1, "base-image": 1, "nginx.conf": 1, "cert.pem": 1, "gunicorn.conf.py": 1 };
   const { seen } = await loadProgram([HOST], { baseImageArchive: archive, sshPrivateKey: key }, ["sshPrivateKey"], { "pulumi-nodejs:dynamic/flagun:HostState": { repairs } });
 
@@ -46,12 +47,10 @@ test("repair tokens go to exactly the commands that repair each drifted kind", a
     "web1-build-copy-app-requirements-txt": "copied again [1]",
     "web1-build-copy-build-ca-pem": "copied again [1]",
     "web1-image": "1",
-    "web1-config-nginx-conf": "1",
-    "web1-config-gunicorn-conf-py": "1",
+    "web1-config-version": "2",
     "web1-tls-cert-file": "1",
-    "web1-config-install": "2",
-    "web1-reload": "2",
-    "web1-unit": "2",
+    "web1-reload": "1",
+    "web1-unit": "3",
     "web1-health": "6",
   });
 });

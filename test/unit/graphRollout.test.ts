@@ -10,10 +10,10 @@ test("rollout serial: b switches only after a's health gate; a never waits for b
   const { graph } = await loadProgram([mockHost("a", 2201), mockHost("b", 2202)], { rollout: "serial", releaseCommand: "flask init-db" });
   for (const c of SWITCH) assert.ok(dependsOn(graph, `b-${c}`, "a-health"), `b-${c} must come after a-health`);
   // The wait is on a's gate itself (what index.ts passes as switchAfter), not on something before it.
-  for (const c of ["release", "config-install", "reload", "unit"]) assert.ok(graph.get(`b-${c}`)!.has("a-health"), `b-${c} names a-health in dependsOn`);
+  for (const c of ["release", "reload", "unit"]) assert.ok(graph.get(`b-${c}`)!.has("a-health"), `b-${c} names a-health in dependsOn`);
   assert.deepEqual(crossHostWaits(graph, "a", "b"), []);
   const waiting = crossHostWaits(graph, "b", "a");
-  for (const c of ["ssh-check", "preflight", "user", "linger", "dirs", "image", "app-stage", "app-copy-flask-app", "app-install", "config-nginx-conf", "tls-key-file", "app-secret"]) {
+  for (const c of ["ssh-check", "preflight", "user", "linger", "dirs", "image", "app-stage", "app-copy-flask-app", "app-install", "config-version", "tls-key-file", "app-secret"]) {
     assert.ok(graph.has(`b-${c}`), `b-${c} exists`);
     assert.ok(!waiting.includes(`b-${c}`), `b-${c} must not wait for host a`);
   }

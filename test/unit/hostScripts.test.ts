@@ -172,7 +172,7 @@ test("healthy: a running container that never passes fails after the given secon
   }
 });
 
-test("prune_releases: interrupted installs go, the newest releases and the mounted one stay", () => {
+test("prune_versions: interrupted installs go, the newest versions and the mounted one stay", () => {
   const t = tmp();
   try {
     const rel = `${t.dir}/releases`;
@@ -184,9 +184,67 @@ test("prune_releases: interrupted installs go, the newest releases and the mount
     });
     fs.mkdirSync(`${rel}/ffff.partial.x1/sub`, { recursive: true });
     fs.writeFileSync(`${t.dir}/web.container`, `[Container]\nVolume=${rel}/bbbb:/srv/app:ro,Z\n`);
-    const r = fn(t, "prune_releases", [`${t.dir}/web.container`, rel, "flagun", ".partial", "2"]);
+    const r = fn(t, "prune_versions", [`${t.dir}/web.container`, rel, "flagun", ".partial", "2"]);
     assert.equal(r.code, 0, r.err);
     assert.deepEqual(fs.readdirSync(rel).sort(), ["bbbb", "dddd", "eeee"]);
+  } finally {
+    t.cleanup();
+  }
+});
+
+/** config-version.sh (files.installConfigVersion's script) with `files` (name, text pairs) into `dest`. */
+function configVersion(t: ReturnType<typeof tmp>, dest: string, files: string[]) {
+  const r = spawnSync("sh", ["-c", hostScript(["deploy-fns", "config-version"], [dest, ".partial", ...files])], { encoding: "utf8", env: t.env, timeout: 30000 });
+  return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
+}
+
+test("config version: built beside the others and renamed into place complete; kept as it is once there, only a drifted file put back", () => {
+  const t = tmp();
+  try {
+    const configs = `${t.dir}/configs`;
+    fs.mkdirSync(configs);
+    const dest = `${configs}/fedcba987654`;
+    const text = "{\"env\": {\"Q\": \"it's $(id) `x` \\\\ \"}}\n\n# not a comment to strip\n";
+    const r = configVersion(t, dest, ["app.json", text, "nginx.conf", "events {}\n"]);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, `configuration ${dest} installed`);
+    assert.deepEqual(fs.readdirSync(configs), ["fedcba987654"], "no partial left beside it");
+    assert.deepEqual(fs.readdirSync(dest).sort(), ["app.json", "nginx.conf", "tls"]);
+    assert.equal(fs.readFileSync(`${dest}/app.json`, "utf8"), text, "byte for byte");
+    assert.equal((fs.statSync(`${dest}/app.json`).mode & 0o777).toString(8), "640");
+    assert.equal((fs.statSync(dest).mode & 0o777).toString(8), "750");
+    const inode = fs.statSync(`${dest}/nginx.conf`).ino;
+    assert.equal(configVersion(t, dest, ["app.json", text, "nginx.conf", "events {}\n"]).out, `configuration ${dest} already installed`);
+    assert.equal(fs.statSync(`${dest}/nginx.conf`).ino, inode, "an installed version is not rewritten");
+    // An operator's edit (drift): that file alone is put back, in place (the live container's mount sees it).
+    fs.writeFileSync(`${dest}/app.json`, "{}");
+    assert.equal(configVersion(t, dest, ["app.json", text, "nginx.conf", "events {}\n"]).out, `configuration ${dest} already installed; put back: app.json`);
+    assert.equal(fs.readFileSync(`${dest}/app.json`, "utf8"), text);
+    assert.equal(fs.statSync(`${dest}/nginx.conf`).ino, inode);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("config version: a link in its place is replaced, never followed; a failed write leaves no version", () => {
+  const t = tmp();
+  try {
+    const configs = `${t.dir}/configs`;
+    const elsewhere = `${t.dir}/elsewhere`;
+    fs.mkdirSync(configs);
+    fs.mkdirSync(elsewhere);
+    const dest = `${configs}/fedcba987654`;
+    fs.symlinkSync(elsewhere, dest);
+    assert.equal(configVersion(t, dest, ["app.json", "{}\n"]).code, 0);
+    assert.ok(!fs.lstatSync(dest).isSymbolicLink());
+    assert.deepEqual(fs.readdirSync(elsewhere), [], "nothing written through the link");
+    // A file name that cannot be written (its directory is missing): the deploy fails with the cause, and
+    // neither the version nor its partial directory stays.
+    const broken = `${configs}/0123456789ab`;
+    const r = configVersion(t, broken, ["app.json", "{}\n", "no/such/dir.conf", "x"]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.err, /could not write/);
+    assert.deepEqual(fs.readdirSync(configs), ["fedcba987654"]);
   } finally {
     t.cleanup();
   }

@@ -70,7 +70,7 @@ export async function loadProgram(hosts: object[], config: Record<string, string
 export const mockHost = (name: string, port: number) => ({ name, address: "127.0.0.1", port, user: "deploy", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOeZ" });
 
 /** A host's commands that change what it serves (with a releaseCommand set), by name after `<host>-`. */
-export const SWITCH = ["release", "config-install", "reload", "unit", "health"];
+export const SWITCH = ["release", "reload", "unit", "health"];
 
 /** Every resource `a` waits for, directly or through others (names). */
 export function dependencies(graph: Map<string, Set<string>>, a: string): Set<string> {

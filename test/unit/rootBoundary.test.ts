@@ -71,7 +71,7 @@ test("directories: an install path inside the home is made by the user, marker a
   const w = world();
   try {
     const installPath = `${w.l.home}/site`;
-    const l = { ...w.l, releasesDir: `${installPath}/releases`, configDir: `${installPath}/config`, configStageDir: `${installPath}/config/.next`, tlsDir: `${installPath}/config/tls` };
+    const l = { ...w.l, releasesDir: `${installPath}/releases`, configDir: `${installPath}/config`, configsDir: `${installPath}/configs`, tlsDir: `${installPath}/config/tls` };
     assert.equal(w.run(createDirs(root, l, installPath)).status, 0);
     assert.equal(execFileSync("stat", ["-c", "%U %a", installPath, `${installPath}/.flagun-rosupod`, l.tlsDir], { encoding: "utf8" }), `${USER} 750\n${USER} 644\n${USER} 700\n`);
     assert.equal(w.run(createDirs(root, l, installPath)).status, 0, "a re-run accepts it");
@@ -117,7 +117,7 @@ test("release pruning as the user: a leftover it cannot delete is named, not a f
     fs.writeFileSync(`${w.l.releasesDir}/0123456789ab.partial/sub/x`, "");
     w.asUser(`mkdir ${w.l.releasesDir}/111111111111 ${w.l.releasesDir}/222222222222.partial.abc`);
     fs.writeFileSync(`${w.dir}/unit.container`, `Volume=${w.l.releasesDir}/111111111111:/srv/app:ro\n`);
-    const out = execFileSync("runuser", ["-u", USER, "--", "sh", "-c", `set -eu\n${hostScriptText("deploy-fns")}\nprune_releases "$@"`, "sh", `${w.dir}/unit.container`, w.l.releasesDir, USER, PARTIAL, "3"], { encoding: "utf8" });
+    const out = execFileSync("runuser", ["-u", USER, "--", "sh", "-c", `set -eu\n${hostScriptText("deploy-fns")}\nprune_versions "$@"`, "sh", `${w.dir}/unit.container`, w.l.releasesDir, USER, PARTIAL, "3"], { encoding: "utf8" });
     assert.match(out, /left .*0123456789ab\.partial: not removable by daemon \(owner root\)/);
     assert.deepEqual(fs.readdirSync(w.l.releasesDir).sort(), ["0123456789ab.partial", "111111111111"]);
   } finally {

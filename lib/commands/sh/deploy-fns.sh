@@ -48,20 +48,21 @@ write_file() {
   fi
 }
 
-# `prune_releases UNIT_FILE RELEASES_DIR USER PARTIAL KEPT`: deletes the release directories beyond the KEPT
-# newest, never the one UNIT_FILE mounts, and USER's leftovers of interrupted installs (names containing
-# PARTIAL, files.installRelease). As the user: one it cannot delete (a root-owned leftover of an older version,
-# which the next release install removes) is named, not a failure.
-prune_releases() {
+# `prune_versions UNIT_FILE DIR USER PARTIAL KEPT`: deletes the version directories of DIR (releases or
+# configurations, each named by its content hash) beyond the KEPT newest, never the one UNIT_FILE mounts, and
+# USER's leftovers of interrupted installs (names containing PARTIAL, files.installRelease,
+# sh/config-version.sh). As the user: one it cannot delete (a root-owned leftover of an older version, which
+# the next release install removes) is named, not a failure.
+prune_versions() {
   current=$(sed -n "s#^Volume=$2/\\([0-9a-f]*\\):.*#\\1#p" "$1")
-  # Release names are content hashes (with the PARTIAL suffix): one a line; `ls -t` is sh's only sort by age.
+  # Version names are content hashes (with the PARTIAL suffix): one a line; `ls -t` is sh's only sort by age.
   # shellcheck disable=SC2010
-  ls -1A "$2" | grep -F "$4" | while read -r r; do remove_release "$2" "$r" "$3"; done
+  ls -1A "$2" | grep -F "$4" | while read -r r; do remove_version "$2" "$r" "$3"; done
   # shellcheck disable=SC2010
-  ls -1t "$2" | grep -vF "$4" | tail -n +"$(($5 + 1))" | while read -r r; do [ "$r" = "$current" ] || remove_release "$2" "$r" "$3"; done
+  ls -1t "$2" | grep -vF "$4" | tail -n +"$(($5 + 1))" | while read -r r; do [ "$r" = "$current" ] || remove_version "$2" "$r" "$3"; done
 }
 
-# `remove_release RELEASES_DIR NAME USER`
-remove_release() {
+# `remove_version DIR NAME USER`
+remove_version() {
   rm -rf "${1:?}/${2:?}" 2>/dev/null || echo "left $1/$2: not removable by $3 (owner $(stat -c %U "$1/$2"))"
 }

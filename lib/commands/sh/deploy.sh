@@ -2,19 +2,19 @@
 # Install the unit files and switch to them (deploy.ts explains the switch), as the system user, after the
 # functions of deploy-fns.sh. Arguments, in this order (deploy.deployScript):
 #   unit names: the service, container, standby, candidate, the https and http socket units, the log rotation timer;
-#   directories: Quadlet's, the user units', the releases; the system user;
+#   directories: Quadlet's, the user units', the releases, the configurations; the system user;
 #   files, each as PATH TEXT: quadlet, standby, https socket, http socket, log rotation service and timer, one-off;
 #   gunicorn's error log; the note file of the listening sockets in the container (render.LISTEN_FDS_NOTE);
-#   seconds a container may take to be healthy; releases kept; the suffix of partial releases;
+#   seconds a container may take to be healthy; versions kept; the suffix of partial versions;
 #   the command that starts the candidate (quoted for sh: podman run of the new version, detached).
 set -eu
 unit=$1 container=$2 standby=$3 candidate=$4 https_socket=$5 http_socket=$6 rotate_timer=$7
-quadlet_dir=$8 user_unit_dir=$9 releases_dir=${10} user=${11}
-quadlet_path=${12} quadlet_text=${13} standby_path=${14} standby_text=${15}
-https_socket_path=${16} https_socket_text=${17} http_socket_path=${18} http_socket_text=${19}
-rotate_service_path=${20} rotate_service_text=${21} rotate_timer_path=${22} rotate_timer_text=${23}
-one_off_path=${24} one_off_text=${25}
-error_log=${26} listen_fds_note=${27} healthy_within_s=${28} releases_kept=${29} partial=${30} candidate_run=${31}
+quadlet_dir=$8 user_unit_dir=$9 releases_dir=${10} configs_dir=${11} user=${12}
+quadlet_path=${13} quadlet_text=${14} standby_path=${15} standby_text=${16}
+https_socket_path=${17} https_socket_text=${18} http_socket_path=${19} http_socket_text=${20}
+rotate_service_path=${21} rotate_service_text=${22} rotate_timer_path=${23} rotate_timer_text=${24}
+one_off_path=${25} one_off_text=${26}
+error_log=${27} listen_fds_note=${28} healthy_within_s=${29} versions_kept=${30} partial=${31} candidate_run=${32}
 
 active() { systemctl --user is-active --quiet "$1"; }
 generated() {
@@ -96,5 +96,6 @@ rm -f "$standby_path"
 systemctl --user enable --now "$rotate_timer" 2>&1
 # Started at boot even after an operator's `disable` (a drift repair re-runs this); no effect when they are.
 systemctl --user enable "$https_socket" "$http_socket" 2>&1
-prune_releases "$quadlet_path" "$releases_dir" "$user" "$partial" "$releases_kept"
+prune_versions "$quadlet_path" "$releases_dir" "$user" "$partial" "$versions_kept"
+prune_versions "$quadlet_path" "$configs_dir" "$user" "$partial" "$versions_kept"
 echo "$unit serves the new version"
