@@ -5,7 +5,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { createDirs, deleteDirs, installConfigVersion, installRelease } from "../lib/commands/files";
+import { configStdin, createDirs, deleteDirs, installConfigVersion, installRelease } from "../lib/commands/files";
 import { hashParts, short } from "../lib/hash";
 import { SiteConfig } from "../lib/config";
 import { fileRepair } from "../lib/drift";
@@ -70,7 +70,7 @@ export class SiteFiles extends pulumi.ComponentResource {
       ctx,
       this,
       "config-version",
-      { create: installConfigVersion(priv, l, this.configHash, args.configFiles), repairs: CONFIG_FILES.map(fileRepair) },
+      { create: installConfigVersion(priv, l, this.configHash), stdin: configStdin(args.configFiles), repairs: CONFIG_FILES.map(fileRepair) },
       { dependsOn: this.dirs },
     );
     this.ready = [app, config];

@@ -237,12 +237,19 @@ export function installRelease(p: Privilege, user: string, uploaded: string, des
 }
 
 /**
- * Install the configuration version `configHash` (its files: nginx, gunicorn, logrotate, app settings) as its
- * own directory (Layout.configVersionDir), as the system user (sh/config-version.sh): complete or not at all,
- * beside the live one, which it never changes; an existing one keeps its content, drifted files put back.
+ * Install the configuration version `configHash` as its own directory (Layout.configVersionDir), as the system
+ * user (sh/config-version.sh), its files (nginx, gunicorn, logrotate, app settings) from stdin (configStdin):
+ * complete or not at all, beside the live one, which it never changes; an existing one keeps its content,
+ * drifted files put back.
  */
-export function installConfigVersion(p: Privilege, l: Layout, configHash: string, files: { file: string; text: string }[]): string {
-  return asUser(p, l.user, hostScript(["deploy-fns", "config-version"], [l.configVersionDir(configHash), PARTIAL, ...files.flatMap((f) => [f.file, f.text])]));
+export function installConfigVersion(p: Privilege, l: Layout, configHash: string): string {
+  return asUser(p, l.user, hostScript(["config-version"], [l.configVersionDir(configHash), PARTIAL]));
+}
+
+/** installConfigVersion's stdin: each file as a line `NAME SIZE` (its UTF-8 bytes), then its text. */
+export function configStdin(files: { file: string; text: string }[]): string {
+  for (const f of files) if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(f.file)) throw new Error(`configuration file name ${JSON.stringify(f.file)}: expected letters, digits, . _ - (not starting with .)`);
+  return files.map((f) => `${f.file} ${Buffer.byteLength(f.text, "utf8")}\n${f.text}`).join("");
 }
 
 /** Write one file owned by the system user from the command's stdin (keeps secrets off the command line). */

@@ -87,7 +87,7 @@ test("every builder output parses as sh (sh -n), also with a root admin", () => 
       podman.removeImage(priv, l.user, "localhost/x:1"),
       deploy.deployUnit(priv, l, units, containerRun(site, l, "localhost/x:1", inputs, `-d --replace --name ${l.candidateName}`)),
       deploy.removeUnit(priv, l),
-      files.installConfigVersion(priv, l, "fedcba9876543210", [{ file: "app.json", text: "{\"a\": \"it's\"}\n" }]),
+      files.installConfigVersion(priv, l, "fedcba9876543210"),
       service.reloadService(priv, l),
       service.healthGate(priv, l, 8443, "/login"),
       service.releaseCommand(priv, l, run, ["flask", "init-db"]),

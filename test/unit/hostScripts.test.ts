@@ -9,6 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { SUBID_COUNT, allocateSubIds, preflight, releaseSubIds } from "../../lib/commands/host";
 import { hostScript, hostScriptText } from "../../lib/commands/hostScript";
+import { PARTIAL, configStdin } from "../../lib/commands/files";
 import { q, script, writeFile } from "../../lib/shell";
 
 function tmp() {
@@ -192,9 +193,9 @@ test("prune_versions: interrupted installs go, the newest versions and the mount
   }
 });
 
-/** config-version.sh (files.installConfigVersion's script) with `files` (name, text pairs) into `dest`. */
-function configVersion(t: ReturnType<typeof tmp>, dest: string, files: string[]) {
-  const r = spawnSync("sh", ["-c", hostScript(["deploy-fns", "config-version"], [dest, ".partial", ...files])], { encoding: "utf8", env: t.env, timeout: 30000 });
+/** config-version.sh (the system user's part of files.installConfigVersion), with `files` (name, text) on its stdin (files.configStdin). */
+function configVersion(t: ReturnType<typeof tmp>, dest: string, files: [string, string][], stdin = configStdin(files.map(([file, text]) => ({ file, text })))) {
+  const r = spawnSync("sh", ["-c", hostScript(["config-version"], [dest, PARTIAL])], { input: stdin, encoding: "utf8", env: t.env, timeout: 30000 });
   return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
 }
 
@@ -204,8 +205,10 @@ test("config version: built beside the others and renamed into place complete; k
     const configs = `${t.dir}/configs`;
     fs.mkdirSync(configs);
     const dest = `${configs}/fedcba987654`;
-    const text = "{\"env\": {\"Q\": \"it's $(id) `x` \\\\ \"}}\n\n# not a comment to strip\n";
-    const r = configVersion(t, dest, ["app.json", text, "nginx.conf", "events {}\n"]);
+    // Any text, byte for byte: quotes, $( ), backslashes, non-ASCII, blank and comment lines, no final newline.
+    const text = "{\"env\": {\"Q\": \"it's $(id) `x` \\\\ é ✓\"}}\n\n# not a comment to strip\nno newline";
+    const files: [string, string][] = [["app.json", text], ["nginx.conf", "events {}\n"]];
+    const r = configVersion(t, dest, files);
     assert.equal(r.code, 0, r.err);
     assert.equal(r.out, `configuration ${dest} installed`);
     assert.deepEqual(fs.readdirSync(configs), ["fedcba987654"], "no partial left beside it");
@@ -214,19 +217,20 @@ test("config version: built beside the others and renamed into place complete; k
     assert.equal((fs.statSync(`${dest}/app.json`).mode & 0o777).toString(8), "640");
     assert.equal((fs.statSync(dest).mode & 0o777).toString(8), "750");
     const inode = fs.statSync(`${dest}/nginx.conf`).ino;
-    assert.equal(configVersion(t, dest, ["app.json", text, "nginx.conf", "events {}\n"]).out, `configuration ${dest} already installed`);
+    assert.equal(configVersion(t, dest, files).out, `configuration ${dest} already installed`);
     assert.equal(fs.statSync(`${dest}/nginx.conf`).ino, inode, "an installed version is not rewritten");
     // An operator's edit (drift): that file alone is put back, in place (the live container's mount sees it).
     fs.writeFileSync(`${dest}/app.json`, "{}");
-    assert.equal(configVersion(t, dest, ["app.json", text, "nginx.conf", "events {}\n"]).out, `configuration ${dest} already installed; put back: app.json`);
+    assert.equal(configVersion(t, dest, files).out, `configuration ${dest} already installed; put back: app.json`);
     assert.equal(fs.readFileSync(`${dest}/app.json`, "utf8"), text);
     assert.equal(fs.statSync(`${dest}/nginx.conf`).ino, inode);
+    assert.deepEqual(fs.readdirSync(configs), ["fedcba987654"]);
   } finally {
     t.cleanup();
   }
 });
 
-test("config version: a link in its place is replaced, never followed; a failed write leaves no version", () => {
+test("config version: the largest appEnv (100 values of 4096 characters) passes; a link in its place is replaced, never followed; a short upload leaves nothing", () => {
   const t = tmp();
   try {
     const configs = `${t.dir}/configs`;
@@ -235,16 +239,20 @@ test("config version: a link in its place is replaced, never followed; a failed 
     fs.mkdirSync(elsewhere);
     const dest = `${configs}/fedcba987654`;
     fs.symlinkSync(elsewhere, dest);
-    assert.equal(configVersion(t, dest, ["app.json", "{}\n"]).code, 0);
+    const big = JSON.stringify({ env: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`V${i}`, "\u00e9'\"$`".repeat(820)])) });
+    assert.ok(Buffer.byteLength(big) > 256 * 1024, "past one argument's limit");
+    const r = configVersion(t, dest, [["app.json", big]]);
+    assert.equal(r.code, 0, r.err);
     assert.ok(!fs.lstatSync(dest).isSymbolicLink());
+    assert.equal(fs.readFileSync(`${dest}/app.json`, "utf8"), big);
     assert.deepEqual(fs.readdirSync(elsewhere), [], "nothing written through the link");
-    // A file name that cannot be written (its directory is missing): the deploy fails with the cause, and
-    // neither the version nor its partial directory stays.
-    const broken = `${configs}/0123456789ab`;
-    const r = configVersion(t, broken, ["app.json", "{}\n", "no/such/dir.conf", "x"]);
-    assert.notEqual(r.code, 0);
-    assert.match(r.err, /could not write/);
+    // An upload cut short (a dropped connection): refused, neither the version nor its partial directory stays.
+    const cut = `${configs}/0123456789ab`;
+    const short = configVersion(t, cut, [], "app.json 100\n{}");
+    assert.notEqual(short.code, 0);
+    assert.match(short.err, /app\.json arrived incomplete/);
     assert.deepEqual(fs.readdirSync(configs), ["fedcba987654"]);
+    assert.throws(() => configStdin([{ file: "../x", text: "" }]), /configuration file name "\.\.\/x"/);
   } finally {
     t.cleanup();
   }
