@@ -46,10 +46,16 @@ export function unitFiles(c: SiteConfig, l: Layout, u: UnitInputs): UnitFiles {
   };
 }
 
-/** How long a new container may take to answer its health check (image start, app import, first request). */
-export const HEALTHY_WITHIN_S = 120;
+/**
+ * How long a new container may take to answer its health check (image start, app import, first request): the
+ * unit's TimeoutStartSec. A version that fails (an import error) is refused as soon as its container exits; this
+ * bounds only one that runs without answering. Every change of configuration is a switch, so this is also
+ * what a slow app gets beside a loaded running one: a Flask-SQLAlchemy app's 5 workers on 2 emulated CPUs
+ * under load passed 120 s.
+ */
+export const HEALTHY_WITHIN_S = 300;
 
-/** Release and configuration directories kept on the host, each besides the one serving (rollback by redeploying them needs no upload). */
+/** Release and configuration directories kept on the host besides the ones serving: redeploying one reuses it. */
 export const VERSIONS_KEPT = 3;
 
 export function unitPaths(l: Layout) {
