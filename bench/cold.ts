@@ -9,7 +9,7 @@ export function phaseOf(name: string): Phase {
   const n = name.replace(/^vm-/, "");
   if (/^(ssh-check|preflight|ownership|user|subids|linger)$/.test(n)) return "user & ids";
   if (/^(base-|build-|image$)/.test(n)) return "image";
-  // WebService: the config checked in a container, the release command, the check + switch (unit), the gate.
+  // WebService: the release command, the certificate reload, the check + switch (unit), the gate.
   if (/^(release|reload|unit|health)$/.test(n)) return "check & start";
   if (/^(dirs|app-|config-|tls-|env-secret-)/.test(n)) return "files";
   return "other";
