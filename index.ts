@@ -30,6 +30,9 @@ const providedTls =
 // One secret for the whole fleet: sessions signed on one host stay valid on the others.
 const appSecret = new random.RandomPassword("app-secret-key", { length: 48, special: false });
 
+// The key of the versions in the secrets' Podman names (components/site.ts): a rotated value is a new secret.
+const secretVersionKey = new random.RandomPassword("secret-version-key", { length: 48, special: false });
+
 const appEnvSecrets = site.appSecretNames.length ? cfg.requireSecretObject<Record<string, string>>("appSecrets") : undefined;
 
 // In hosts order. Serial rollout: each host switches only after the previous one's health gate passed,
@@ -38,7 +41,7 @@ const sites: Site[] = [];
 for (const host of site.hosts) {
   const previous = sites.at(-1);
   const switchAfter = site.rollout === "serial" && previous ? [previous.healthGate] : undefined;
-  sites.push(new Site(host.name, { host, site, repoDir, sshPrivateKey, appSecret: pulumi.secret(appSecret.result), appEnvSecrets, providedTls, switchAfter }));
+  sites.push(new Site(host.name, { host, site, repoDir, sshPrivateKey, appSecret: pulumi.secret(appSecret.result), secretVersionKey: pulumi.secret(secretVersionKey.result), appEnvSecrets, providedTls, switchAfter }));
 }
 
 export const urls = sites.map((s) => s.url);

@@ -4,7 +4,10 @@
 import * as fs from "node:fs";
 import { SECRET_MARKER, SiteConfig, parseConfig } from "../lib/config";
 import { appHash } from "../lib/hash";
-import { layoutOf } from "../lib/layout";
+import { Layout, layoutOf } from "../lib/layout";
+import { APP_SECRET_KEY_FILE, ENV_SECRETS_DIR, SecretNames } from "../lib/render";
+import { q } from "../lib/shell";
+import { unitPaths } from "../lib/commands/deploy";
 import { containerRun } from "../lib/commands/podman";
 import { hostConfigFiles } from "../components/site";
 import { configHash } from "../components/siteFiles";
@@ -83,6 +86,16 @@ const PASTA_CONTAINER = "flagun-web-pasta";
 /** Its published port, on the VM's 127.0.0.1 only (not forwarded: only wrk inside the VM uses it). */
 const PASTA_PORT = 9443;
 
+/** The Podman names of the secrets the live unit mounts (versioned by an HMAC under the stack's key: read, not computed). */
+async function liveSecretNames(host: TestHost, l: Layout, uid: number): Promise<SecretNames> {
+  const unit = await sh(host, `${asUserPrefix(USER, uid)} cat ${q(unitPaths(l).quadlet)}`);
+  const mounts = [...unit.matchAll(/^Secret=([^,]+),type=mount,target=([^,]+),/gm)].map(([, name, target]) => ({ name, target }));
+  const key = mounts.find((m) => m.target === APP_SECRET_KEY_FILE)?.name;
+  if (!key) throw new Error(`the live unit mounts no ${APP_SECRET_KEY_FILE}:\n${unit}`);
+  const env = Object.fromEntries(mounts.filter((m) => m.target.startsWith(`${ENV_SECRETS_DIR}/`)).map((m) => [m.target.slice(ENV_SECRETS_DIR.length + 1), m.name]));
+  return { key, env };
+}
+
 /**
  * Starts the side container: the service's image, mounts, secrets and hardening (podman.containerRun, as
  * the deploy's candidate gets them) and `-p 127.0.0.1:PASTA_PORT:httpsPort`; nginx in it inherits no socket,
@@ -90,7 +103,9 @@ const PASTA_PORT = 9443;
  */
 async function startPastaContainer(host: TestHost, s: SiteStack, uid: number, imageRef: string): Promise<number> {
   const site = await siteConfigOf(s);
-  const run = containerRun(site, layoutOf(site), imageRef, { appHash: appHash(site.appDir), configHash: configHash(hostConfigFiles(site.hosts[0], site, REPO)) }, `-d --rm --name ${PASTA_CONTAINER} -p 127.0.0.1:${PASTA_PORT}:${site.httpsPort}`);
+  const l = layoutOf(site);
+  const version = { appHash: appHash(site.appDir), configHash: configHash(hostConfigFiles(site.hosts[0], site, REPO)), secrets: await liveSecretNames(host, l, uid) };
+  const run = containerRun(site, l, imageRef, version, `-d --rm --name ${PASTA_CONTAINER} -p 127.0.0.1:${PASTA_PORT}:${site.httpsPort}`);
   await sh(host, `${asUserPrefix(USER, uid)} ${run} >/dev/null`);
   const curl = `curl -ks -o /dev/null -w '%{http_code}' --max-time 5 https://127.0.0.1:${PASTA_PORT}/ || true`;
   return waitFor(`${PASTA_CONTAINER} answers 200`, 180, async () => (await sh(host, curl)).trim() === "200");

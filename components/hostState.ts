@@ -60,7 +60,8 @@ export class HostState extends pulumi.dynamic.Resource {
   declare readonly found: pulumi.Output<string[]>;
 
   /** `expected`: what the host must have (lib/commands/drift.ts expectedState). */
-  constructor(name: string, ctx: HostContext, expected: Expected, opts?: pulumi.CustomResourceOptions) {
-    super(provider, name, { check: sshRun(ctx.host, probe(ctx.priv, expected)), expected, repairs: undefined, found: undefined }, opts, "flagun", "HostState");
+  constructor(name: string, ctx: HostContext, expected: pulumi.Output<Expected>, opts?: pulumi.CustomResourceOptions) {
+    const check = expected.apply((e) => sshRun(ctx.host, probe(ctx.priv, e)));
+    super(provider, name, { check, expected, repairs: undefined, found: undefined }, opts, "flagun", "HostState");
   }
 }

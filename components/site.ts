@@ -2,8 +2,9 @@
 // `pulumi up` creates it top-down and `pulumi destroy` removes it bottom-up.
 import * as pulumi from "@pulumi/pulumi";
 import { HostConfig, SiteConfig } from "../lib/config";
-import { appHash, deployFingerprint } from "../lib/hash";
-import { layoutOf } from "../lib/layout";
+import { appHash, deployFingerprint, secretVersion } from "../lib/hash";
+import { layoutOf, secretVersionName } from "../lib/layout";
+import { SecretNames } from "../lib/render";
 import { operatorCommands } from "../lib/operator";
 import { AppSecret } from "./appSecret";
 import { Certificate } from "./certificate";
@@ -26,6 +27,8 @@ export interface SiteArgs {
   repoDir: string;
   sshPrivateKey?: pulumi.Output<string>;
   appSecret: pulumi.Output<string>;
+  /** The stack's key for the versions of secret values in their Podman names (AppSecret). */
+  secretVersionKey: pulumi.Output<string>;
   /** appSecrets: name -> value, a Pulumi secret (names validated in SiteConfig.appSecretNames). */
   appEnvSecrets?: pulumi.Output<Record<string, string>>;
   providedTls?: { certPem: pulumi.Input<string>; keyPem: pulumi.Output<string> };
@@ -82,6 +85,16 @@ export class Site extends pulumi.ComponentResource {
     const names = certificateNames(host, site);
     const configFiles = hostConfigFiles(host, site, args.repoDir);
     const imageSpec = imageDecl(site, hostCtx.layout, args.repoDir);
+    // Each secret value's Podman name (AppSecret), known before any command: HostState expects them. An HMAC
+    // of the value, so nothing of it is in the name, which may be shown (state, unit file, preview).
+    const envValue = (n: string) => pulumi.secret(args.appEnvSecrets!.apply((m) => m[n]));
+    const secretValues = [
+      { base: hostCtx.layout.secretName, resourceName: "app-secret", value: args.appSecret },
+      ...site.appSecretNames.map((n) => ({ base: hostCtx.layout.envSecretName(n), resourceName: `env-secret-${n}`, value: envValue(n) })),
+    ].map((s) => ({ ...s, podmanName: pulumi.unsecret(pulumi.all([args.secretVersionKey, s.value]).apply(([key, v]) => secretVersionName(s.base, secretVersion(key, v)))) }));
+    const secretNames: pulumi.Output<SecretNames> = pulumi
+      .all(secretValues.map((s) => s.podmanName))
+      .apply(([key, ...env]) => ({ key, env: Object.fromEntries(site.appSecretNames.map((n, i) => [n, env[i]])) }));
     // Read by `pulumi refresh` only; its repairs re-run what drifted (README Operations; docs/architecture.md,
     // Drift repair). Created before the components it describes: the commands that repair drift take its
     // counters as an input (so they depend on it), which needs it to exist; what it expects is what they
@@ -89,31 +102,25 @@ export class Site extends pulumi.ComponentResource {
     const state = new HostState(
       `${name}-state`,
       hostCtx,
-      expectedState(site, hostCtx.layout, { imageRef: imageSpec.ref, baseImage: imageSpec.archiveHash ? imageSpec.baseImage : undefined, appHash: app, configHash: configHash(configFiles), configFiles }),
+      secretNames.apply((secrets) =>
+        expectedState(site, hostCtx.layout, {
+          imageRef: imageSpec.ref,
+          baseImage: imageSpec.archiveHash ? imageSpec.baseImage : undefined,
+          appHash: app,
+          configHash: configHash(configFiles),
+          secrets,
+          configFiles,
+        }),
+      ),
       child,
     );
     const ctx: HostContext = { ...hostCtx, repairs: state.repairs };
     const files = new SiteFiles(`${name}-files`, ctx, { appHash: app, configFiles, after: [linger.ready] }, child);
     const cert = new Certificate(`${name}-cert`, ctx, { names, provided: args.providedTls, after: [files.dirs] }, child);
-    const secret = new AppSecret(`${name}-secret`, ctx, { podmanName: ctx.layout.secretName, resourceName: "app-secret", value: args.appSecret, after: [linger.ready] }, child);
-    const envSecrets = site.appSecretNames.map(
-      (n) =>
-        new AppSecret(
-          `${name}-env-${n}`,
-          ctx,
-          {
-            podmanName: ctx.layout.envSecretName(n),
-            resourceName: `env-secret-${n}`,
-            value: pulumi.secret(args.appEnvSecrets!.apply((m) => m[n])),
-            after: [linger.ready],
-          },
-          child,
-        ),
+    // Component names as before secrets had versions (their URNs).
+    const allSecrets = secretValues.map((s, i) =>
+      new AppSecret(`${name}-${i === 0 ? "secret" : `env-${site.appSecretNames[i - 1]}`}`, ctx, { ...s, after: [linger.ready] }, child),
     );
-    const allSecrets = [secret, ...envSecrets];
-    const secretIds = pulumi
-      .all(allSecrets.map((s) => s.secretId))
-      .apply((ids) => Object.fromEntries(ids.map((id, i) => [i === 0 ? ctx.layout.secretName : ctx.layout.envSecretName(site.appSecretNames[i - 1]), id])));
     const image = new PodmanImage(`${name}-image`, ctx, { repoDir: args.repoDir, image: imageSpec, after: [linger.ready, files.dirs] }, child);
     const ports = redirectedPorts(site).length > 0 ? [new PublicPorts(`${name}-ports`, ctx, [linger.ready], child).ready] : [];
     const service = new WebService(
@@ -121,7 +128,7 @@ export class Site extends pulumi.ComponentResource {
       ctx,
       {
         imageRef: image.imageRef,
-        secretIds,
+        secretNames,
         appHash: files.appHash,
         configHash: files.configHash,
         reloadTriggers: [cert.fingerprint],
@@ -146,7 +153,7 @@ export class Site extends pulumi.ComponentResource {
     this.certificatePem = cert.certPem;
     this.health = service.health;
     this.healthGate = service.gate;
-    this.appSecretId = secret.secretId;
+    this.appSecretId = allSecrets[0].secretId;
     this.appDataDir = ctx.layout.instanceDir;
     this.operatorCommands = user.uid.apply((uid) => operatorCommands(host, ctx.layout, uid));
     this.registerOutputs({

@@ -7,14 +7,15 @@ import { deployUnit, removeUnit, unitFiles } from "../lib/commands/deploy";
 import { containerRun } from "../lib/commands/podman";
 import { healthGate, releaseCommand, reloadService } from "../lib/commands/service";
 import { Repair, fileRepair } from "../lib/drift";
+import { ContainerVersion, SecretNames } from "../lib/render";
 import { q } from "../lib/shell";
 import { HostContext, hostCommand } from "./context";
 import { CONFIG_FILES } from "./siteFiles";
 
 export interface WebServiceArgs {
   imageRef: string;
-  /** Podman secret name -> id (not value): a rotated secret restarts the container. */
-  secretIds: pulumi.Output<Record<string, string>>;
+  /** The secrets' Podman names (their versions): a rotated secret is a new version. */
+  secretNames: pulumi.Output<SecretNames>;
   /** App code version (its release directory): a new one is a new unit, and runs the release command. */
   appHash: string;
   /** Configuration version (its directory, SiteFiles.configHash): a new one is a new unit. */
@@ -41,9 +42,9 @@ export class WebService extends pulumi.ComponentResource {
     const { site, layout: l, priv } = ctx;
     this.unitName = l.unitName;
     const before = [args.image, ...args.files, ...(args.switchAfter ?? [])];
-    const version = { appHash: args.appHash, configHash: args.configHash };
+    const version = args.secretNames.apply((secrets): ContainerVersion => ({ appHash: args.appHash, configHash: args.configHash, secrets }));
     // A throw-away container of the version about to serve, for the release command.
-    const oneOff = containerRun(site, l, args.imageRef, version);
+    const oneOff = version.apply((v) => containerRun(site, l, args.imageRef, v));
 
     // Before the new version serves: a failure stops `up` with the old one running.
     const argv = site.releaseCommand;
@@ -54,21 +55,21 @@ export class WebService extends pulumi.ComponentResource {
             ctx,
             this,
             "release",
-            { create: releaseCommand(priv, l, oneOff, argv, init), triggers: [args.appHash, args.imageRef, argv.join(" "), ...(init.length ? [init.join(" ")] : [])] },
+            { create: oneOff.apply((run) => releaseCommand(priv, l, run, argv, init)), triggers: [args.appHash, args.imageRef, argv.join(" "), ...(init.length ? [init.join(" ")] : [])] },
             { dependsOn: before, customTimeouts: { create: "30m" } },
           ),
         ]
       : [];
     const reload = hostCommand(ctx, this, "reload", { create: reloadService(priv, l), triggers: args.reloadTriggers, repairs: [Repair.TlsCert, Repair.TlsKey] }, { dependsOn: [...before, ...release] });
-    const files = args.secretIds.apply((secretIds) => unitFiles(site, l, { imageRef: args.imageRef, ...version, secretIds }));
+    const files = version.apply((v) => unitFiles(site, l, { imageRef: args.imageRef, ...v }));
     // Its own log file (not the journal, which the system user may not read): its failure shows its output.
-    const candidate = containerRun(site, l, args.imageRef, version, `-d --replace --name ${q(l.candidateName)} --log-driver k8s-file`);
+    const candidate = version.apply((v) => containerRun(site, l, args.imageRef, v, `-d --replace --name ${q(l.candidateName)} --log-driver k8s-file`));
     const unit = hostCommand(
       ctx,
       this,
       "unit",
       // A drifted configuration file, put back by SiteFiles' config-version, is loaded by a switch.
-      { create: files.apply((f) => deployUnit(priv, l, f, candidate)), delete: removeUnit(priv, l), repairs: [Repair.Unit, ...CONFIG_FILES.map(fileRepair)] },
+      { create: pulumi.all([files, candidate]).apply(([f, run]) => deployUnit(priv, l, f, run)), delete: removeUnit(priv, l), repairs: [Repair.Unit, ...CONFIG_FILES.map(fileRepair)] },
       { dependsOn: [...before, reload, ...release], customTimeouts: { create: "30m" } },
     );
     const unitHash = files.apply((f) => crypto.createHash("sha256").update(JSON.stringify(f)).digest("hex"));

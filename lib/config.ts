@@ -384,7 +384,7 @@ function keys(c: ParseContext) {
       {
         rule: "JSON object `{\"NAME\": \"value\"}` set with `--secret`, names as `appEnv` (not also in it)",
         shownDefault: "`{}`",
-        effect: "one Podman secret per name, delivered as an environment variable; a new value replaces that secret; switch",
+        effect: "one Podman secret per name and value, delivered as an environment variable; a new value is a new secret; switch",
         secret: true,
       },
     ),

@@ -96,6 +96,15 @@ export function short(hash: string): string {
   return hash.slice(0, 12);
 }
 
+/**
+ * The version of a secret's value in its Podman name: an HMAC under the stack's own random key, so a new value
+ * is a new secret beside the old one, the same value the same name, and the name reveals nothing of the value
+ * (a plain hash of a short password could be guessed offline from `podman secret ls`).
+ */
+export function secretVersion(key: string, value: string): string {
+  return short(crypto.createHmac("sha256", key).update(value).digest("hex"));
+}
+
 /** The app's top-level `instance/` (Flask's instance folder): a mount point of the data, never code. */
 export const INSTANCE_DIR = "instance";
 

@@ -43,10 +43,18 @@ export interface Layout {
   standbyName: string;
   /** User socket units owning the public ports (nginx inherits them): they outlive every container. */
   socketUnits: { https: string; http: string };
+  /** The Podman secret holding the Flask SECRET_KEY, without its version (secretVersionName). */
   secretName: string;
-  /** The Podman secret holding one appSecrets value. */
+  /** The Podman secret holding one appSecrets value, without its version. */
   envSecretName: (name: string) => string;
+  /** Every Podman secret name of the site, with or without its version (sh/deploy-fns.sh prune_secrets; ERE). */
+  secretNamesRe: string;
   image: string;
+}
+
+/** A secret's Podman name at one version of its value (hash.secretVersion): a rotation creates a new one beside the live one. */
+export function secretVersionName(base: string, version: string): string {
+  return `${base}-${version}`;
 }
 
 /** Parent of every site's upload area on a host; removed by `destroy` once no site uses it. */
@@ -88,6 +96,7 @@ export function layoutOf(c: SiteConfig): Layout {
     socketUnits: { https: `${c.serviceName}-https.socket`, http: `${c.serviceName}-http.socket` },
     secretName: `${c.serviceName}-secret-key`,
     envSecretName: (name) => `${c.serviceName}-env-${name}`,
+    secretNamesRe: `^${c.serviceName}-(secret-key|env-[A-Z_][A-Z0-9_]*)(-[0-9a-f]{12})?$`,
     image: `localhost/${c.imageName}`,
   };
 }

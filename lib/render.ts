@@ -57,6 +57,8 @@ export const CONTAINER_UID = 1000;
 export const APP_MOUNT = "/srv/app";
 /** Flask's instance folder for an app module or package at the app root (Flask's own default). */
 export const INSTANCE_MOUNT = `${APP_MOUNT}/instance`;
+/** The Flask SECRET_KEY's file (SECRET_KEY_FILE names it to the app). */
+export const APP_SECRET_KEY_FILE = "/run/secrets/app_secret_key";
 /** One file per appSecrets entry; flagun-supervise exports each as an environment variable. */
 export const ENV_SECRETS_DIR = "/run/secrets/env";
 /** The config directory inside the container. */
@@ -67,8 +69,6 @@ export const APP_SETTINGS_FILE = "app.json";
 /** The unit mounts the version's release and configuration directories (ContainerVersion). */
 export interface UnitInputs extends ContainerVersion {
   imageRef: string;
-  /** Podman secret name -> id: a new secret (rotation) changes the unit and so restarts it. */
-  secretIds: Record<string, string>;
 }
 
 /** Where the certificate and key are inside the container (nginx.conf.tmpl names them). */
@@ -80,10 +80,19 @@ export const USER = `${CONTAINER_UID}:${CONTAINER_UID}`;
  * What every container of the site gets, the service's and the one-off ones alike: mounts (the code
  * read-only, the instance folder read-write over it), secrets as files, and the hardening.
  */
-/** What a container of the site runs: its code (lib/hash appHash) and configuration (SiteFiles.configHash). */
+/** What a container of the site runs: its code (lib/hash appHash), configuration (SiteFiles.configHash) and secrets. */
 export interface ContainerVersion {
   appHash: string;
   configHash: string;
+  secrets: SecretNames;
+}
+
+/** The Podman names (with their versions, layout.secretVersionName) of the secrets a version reads. */
+export interface SecretNames {
+  /** The Flask SECRET_KEY's. */
+  key: string;
+  /** appSecrets name -> its secret's. */
+  env: Record<string, string>;
 }
 
 export function containerSpec(c: SiteConfig, l: Layout, v: ContainerVersion) {
@@ -101,10 +110,10 @@ export function containerSpec(c: SiteConfig, l: Layout, v: ContainerVersion) {
       `${l.logDir}:/var/log/flagun:Z`,
     ],
     secrets: [
-      `${l.secretName},type=mount,target=/run/secrets/app_secret_key,${owner}`,
-      ...c.appSecretNames.map((n) => `${l.envSecretName(n)},type=mount,target=${ENV_SECRETS_DIR}/${n},${owner}`),
+      `${v.secrets.key},type=mount,target=${APP_SECRET_KEY_FILE},${owner}`,
+      ...c.appSecretNames.map((n) => `${v.secrets.env[n]},type=mount,target=${ENV_SECRETS_DIR}/${n},${owner}`),
     ],
-    env: ["SECRET_KEY_FILE=/run/secrets/app_secret_key"],
+    env: [`SECRET_KEY_FILE=${APP_SECRET_KEY_FILE}`],
   };
 }
 
@@ -132,7 +141,6 @@ export function quadletUnit(c: SiteConfig, l: Layout, u: UnitInputs, role: "serv
   const sockets = [l.socketUnits.https, l.socketUnits.http].join(" ");
   return [
     "# Managed by flagun-rosupod (pulumi). Local edits are overwritten by the next `pulumi up`.",
-    ...Object.entries(u.secretIds).map(([name, id]) => `# secret ${name}: ${id}`),
     "[Unit]",
     role === "service"
       ? `Description=flagun-rosupod web service ${c.serviceName} (nginx -> gunicorn -> Flask)`

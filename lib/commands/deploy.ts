@@ -55,7 +55,7 @@ export function unitFiles(c: SiteConfig, l: Layout, u: UnitInputs): UnitFiles {
  */
 export const HEALTHY_WITHIN_S = 300;
 
-/** Release and configuration directories kept on the host besides the ones serving: redeploying one reuses it. */
+/** Release and configuration directories and images kept on the host besides the ones serving: redeploying one reuses it. */
 export const VERSIONS_KEPT = 3;
 
 export function unitPaths(l: Layout) {
@@ -114,6 +114,8 @@ export function deployScript(l: Layout, f: UnitFiles, candidateRun: string): str
       HEALTHY_WITHIN_S,
       VERSIONS_KEPT,
       PARTIAL,
+      l.secretNamesRe,
+      l.image,
       `${BACKGROUND} ${candidateRun}`,
     ],
   );

@@ -5,6 +5,7 @@ import * as crypto from "crypto";
 import { SiteConfig } from "../config";
 import { Repair, Repairs, fileRepair } from "../drift";
 import { Layout, TLS_FILES } from "../layout";
+import { UnitInputs } from "../render";
 import { Privilege, asRoot, asUserFromRoot, q, script } from "../shell";
 import { unitFiles, unitPaths } from "./deploy";
 
@@ -26,7 +27,7 @@ export interface ExpectedFile {
 export interface Expected {
   user: string;
   unit: string;
-  /** The Quadlet file and the sha256 of its declared text without its `# secret NAME: ID` lines (see probe). */
+  /** The Quadlet file and the sha256 of its declared text. */
   quadlet: { path: string; sha256: string };
   /** Socket units: each must be active and enabled. */
   sockets: string[];
@@ -43,12 +44,6 @@ export interface Finding {
 }
 
 /**
- * The Quadlet file's lines that carry the Podman secret ids (render.quadletUnit): left out of its hash, so the
- * expectation is known at `preview` (a rotated secret's new id is not); the secrets' names are in `Secret=` lines.
- */
-export const SECRET_ID_LINE = "^# secret ";
-
-/**
  * The read-only probe, for the admin user's shell: probeScript as the system user, or `user missing` when
  * there is none (a first `up` that did not get that far: nothing of the site to compare).
  */
@@ -62,7 +57,7 @@ export function probeScript(e: Expected): string {
   const state = (verb: string, u: string) => `$(systemctl --user ${verb} ${q(u)} 2>/dev/null || true)`;
   return script(
     `s=${state("is-active", e.unit)}; echo "unit \${s:-unknown}"`,
-    `if [ -f ${q(e.quadlet.path)} ]; then echo "quadlet $(grep -v ${q(SECRET_ID_LINE)} ${q(e.quadlet.path)} | sha256sum | cut -d' ' -f1)"; else echo "quadlet missing"; fi`,
+    `if [ -f ${q(e.quadlet.path)} ]; then echo "quadlet $(sha256sum < ${q(e.quadlet.path)} | cut -d' ' -f1)"; else echo "quadlet missing"; fi`,
     ...e.sockets.map((u) => `a=${state("is-active", u)}; n=${state("is-enabled", u)}; echo ${q(`socket ${u}`)} "\${a:-unknown} \${n:-unknown}"`),
     exists(`podman container exists ${q(e.container)}`, "container"),
     exists(`podman image exists ${q(e.image)}`, "image"),
@@ -122,10 +117,9 @@ const sha256 = (text: string) => crypto.createHash("sha256").update(text).digest
 export function expectedState(
   site: SiteConfig,
   l: Layout,
-  d: { imageRef: string; baseImage?: string; appHash: string; configHash: string; configFiles: { file: string; text: string }[] },
+  d: UnitInputs & { baseImage?: string; configFiles: { file: string; text: string }[] },
 ): Expected {
-  // Without secret ids: the probe hashes the unit file without their lines (SECRET_ID_LINE).
-  const quadlet = unitFiles(site, l, { imageRef: d.imageRef, appHash: d.appHash, configHash: d.configHash, secretIds: {} }).quadlet;
+  const quadlet = unitFiles(site, l, d).quadlet;
   return {
     user: l.user,
     unit: l.unitName,

@@ -5,19 +5,23 @@ import { Layout } from "../layout";
 import { CONTAINER_UID, ContainerVersion, USER, USERNS, containerSpec } from "../render";
 import { BACKGROUND, Privilege, asRoot, asUser, asUserFromRoot, q, script } from "../shell";
 
-/** Store stdin as a Podman secret; prints the secret's id (not its value) so a new secret restarts the unit. */
+/**
+ * Podman secret NAME (a version of a value, layout.secretVersionName) from stdin, beside the live one; kept when
+ * it exists (the same name is the same value). Prints its id.
+ */
 export function createSecret(p: Privilege, user: string, name: string): string {
   const n = q(name);
   return asUser(
     p,
     user,
-    script(`if podman secret inspect ${n} >/dev/null 2>&1; then podman secret rm ${n} >/dev/null; fi`, `podman secret create ${n} -`),
+    script(`podman secret inspect ${n} >/dev/null 2>&1 || podman secret create ${n} - >/dev/null`, `podman secret inspect --format '{{.ID}}' ${n}`),
   );
 }
 
-export function deleteSecret(p: Privilege, user: string, name: string): string {
-  const n = q(name);
-  return asUser(p, user, `if podman secret inspect ${n} >/dev/null 2>&1; then podman secret rm ${n} >/dev/null; fi`);
+/** Every version of the Podman secret BASE (layout.secretVersionName), and BASE itself if an older version of this program made it. */
+export function deleteSecret(p: Privilege, user: string, base: string): string {
+  const re = `^${base}(-[0-9a-f]{12})?$`;
+  return asUser(p, user, `podman secret ls --format '{{.Name}}' | grep -E ${q(re)} | while read -r n; do podman secret rm "$n" >/dev/null; done`);
 }
 
 /** Load an uploaded base image archive (docker/OCI archive or plain rootfs tarball) under a fixed name. */
@@ -38,6 +42,22 @@ export function loadBaseArchive(p: Privilege, user: string, archive: string, ref
       "fi",
       `rm -f ${q(archive)}`,
       `echo "base image ${ref} loaded"`,
+    ),
+  );
+}
+
+/**
+ * Every image of the site's repository (`Layout.image`) once the site's unit file is gone (destroy: the unit goes
+ * first). While it is there, this is the end of a switch to a new image: the old ones stay for rollback, and
+ * deploy.sh (prune_images) keeps the newest.
+ */
+export function removeImages(p: Privilege, user: string, repo: string, unitFile: string): string {
+  return asUser(
+    p,
+    user,
+    script(
+      `if [ -e ${q(unitFile)} ]; then echo "images of ${repo} kept for rollback (the switch prunes them)"; exit 0; fi`,
+      `podman images --format '{{.Repository}}:{{.Tag}}' ${q(repo)} | while read -r ref; do podman rmi "$ref" >/dev/null; done`,
     ),
   );
 }

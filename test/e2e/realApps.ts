@@ -199,7 +199,7 @@ export async function realFlaskApps(t: TestContext, host: TestHost, forwarded: R
 
   await t.test("the app secret is in no unit file, inspect output, log, journal, state or up output", async () => {
     const places: [string, string][] = [
-      ["unit files, podman inspect, secret inspect", await sh(host, `${u()} sh -c 'podman inspect flagun-web; podman secret inspect flagun-web-env-SECRET_KEY; find ~/.config/containers/systemd ~/.config/systemd/user -type f -exec cat {} +; cat /opt/flagun/site/one-off'`)],
+      ["unit files, podman inspect, secret inspect", await sh(host, `${u()} sh -c 'podman inspect flagun-web; podman secret ls -q | xargs podman secret inspect; find ~/.config/containers/systemd ~/.config/systemd/user -type f -exec cat {} +; cat /opt/flagun/site/one-off'`)],
       ["site files and logs", await sh(host, "sudo sh -c 'cat /opt/flagun/site/configs/*/*.* /var/log/flagun-web/*/*.log'")],
       ["journal", await sh(host, "sudo journalctl --no-pager -o cat")],
       ["state and stack config", readTree(s.stateDir) + fs.readFileSync(path.join(s.workDir, `Pulumi.${s.stack.name}.yaml`), "utf8")],

@@ -13,8 +13,8 @@
 //   7. TLS scan with sslscan; 5. secrets grep; 6. least privilege (a reboot: the app group, realApps.ts);
 //   2. SSH dropped while an up runs, the next up converges;
 //  12d. a release install raced by the user swapping .partial directories for symlinks to /usr: nothing followed;
-//  10. a broken app deploy under load, then again with gunicorn's error.log a symlink to the TLS key (never shown),
-//      then a restart: the old version serves;
+//  10. a broken app deploy under load (with new settings and a rotated app secret), then again with gunicorn's
+//      error.log a symlink to the TLS key (never shown), then a restart and a reboot: the old version serves;
 //   8. destroy after all that leaves nothing behind, except an operator's file it reports (and keeps), and follows
 //      none of the user's symlinks planted in the home, installPath, logPath and dataPath.
 // Every 12 row (and 8, 10, 11's image rebuild) compares root's canaries (system paths, a secret, root-owned
@@ -27,7 +27,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { execFileSync, spawn } from "node:child_process";
 import { freePort, startHost, TestHost } from "../host/vm";
-import { ConfigMap, EngineEvent } from "@pulumi/pulumi/automation";
+import { ConfigMap, ConfigValue, EngineEvent } from "@pulumi/pulumi/automation";
 import { CHANGED_BODY, siteChecks } from "./site";
 import { HostileCase, packRounds, problemsOf, withCases } from "./hostileConfig";
 import { REPO, SiteStack, assertUninstalled, asUserPrefix, cliEnv, httpsGet, liveConfigDir, liveVersionHashes, log, pulumiCli, readTree, sh, siteStack, underLoad, waitFor } from "./harness";
@@ -39,6 +39,9 @@ const firstLine = (s: string, re: RegExp) => (s.split("\n").find((l) => re.test(
 const withoutScripts = (s: string) => s.replace(/running "(?:[^"\\\n]|\\.)*"/g, 'running "(script)"');
 /** The first line of `s` (scripts left out) that names `file` and matches `re`. */
 const lineNaming = (s: string, file: string, re: RegExp) => firstLine(withoutScripts(s).split("\n").filter((l) => l.includes(file)).join("\n"), re);
+
+/** The site's appSecrets value: step 5 looks for it in clear, row 10 rotates it in a refused deploy. */
+const ROBUST_TOKEN = "robust-token-5b1e9d7c2f04";
 
 test("robustness: hostile config, host identity, interrupted provisioning, TLS scan, SSH drop, destroy", { timeout: 120 * 60 * 1000 }, async (t) => {
   const ports = { https: await freePort(), http: await freePort() };
@@ -53,6 +56,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
     certDnsNames: { value: JSON.stringify([san.dns]) },
     certIpAddresses: { value: JSON.stringify([san.ip]) },
     workers: { value: "2" },
+    appSecrets: { value: JSON.stringify({ ROBUST_TOKEN: ROBUST_TOKEN }), secret: true },
   });
   const user = "flagun";
   const url = `https://127.0.0.1:${ports.https}/`;
@@ -679,16 +683,17 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
         ["app secret", appSecret],
         ["TLS key", pemBody(await sh(host, `sudo cat /opt/${user}/site/config/tls/key.pem`)).slice(0, 40)],
         ["SSH key", pemBody(host.privateKey).slice(0, 40)],
+        ["appSecrets value", ROBUST_TOKEN],
       ];
       const places: [string, string][] = [
         ["state", readTree(s.stateDir)],
         ["up/preview output", printed],
-        ["podman inspect, secret inspect, unit files", await sh(host, `${u} sh -c 'podman inspect flagun-web; podman secret inspect flagun-web-secret-key; find ~/.config/containers/systemd ~/.config/systemd/user -type f -exec cat {} +'`)],
+        ["podman inspect, secret inspect, unit files", await sh(host, `${u} sh -c 'podman inspect flagun-web; podman secret ls -q | xargs podman secret inspect; find ~/.config/containers/systemd ~/.config/systemd/user -type f -exec cat {} +'`)],
         ["journal", await sh(host, "sudo journalctl --no-pager -o cat")],
         ["logs", await sh(host, "sudo sh -c 'cat /var/log/flagun-web/*/*.log'")],
       ];
       for (const [what, needle] of needles) for (const [where, text] of places) assert.ok(!text.includes(needle), `${what} in ${where}`);
-      return `3 secrets x ${places.length} places (${places.map(([w, t]) => `${w} ${Math.round(t.length / 1024)} KiB`).join(", ")}): 0 hits`;
+      return `${needles.length} secrets x ${places.length} places (${places.map(([w, t]) => `${w} ${Math.round(t.length / 1024)} KiB`).join(", ")}): 0 hits`;
     });
 
     await step("6 least privilege: key 0600 of the user, no password, no sudo, nothing of ours as root, no caps", async () => {
@@ -837,7 +842,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
     });
 
     // ---------------------------------------------------------------------------------------------
-    await step("10 broken app deploy (import error; app module, env and a gunicorn setting changed with it), then again with gunicorn's error.log a symlink to the TLS key: up fails naming the cause, the key never shown, the old version serves throughout and after a restart, its files byte for byte", async () => {
+    await step("10 broken app deploy (import error; app module, env, a rotated app secret and a gunicorn setting changed with it), then again with gunicorn's error.log a symlink to the TLS key: up fails naming the cause, the key never shown, the old version serves throughout and after a restart and a reboot, its files and secrets as they were", async () => {
       const main = path.join(s.workDir, "flask_app", "main.py");
       const good = fs.readFileSync(main, "utf8");
       const u = asUserPrefix(user, out.hosts.value.vm.uid);
@@ -849,9 +854,22 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       const hashesBefore = await liveVersionHashes(host, user);
       // The new version also changes what the app and gunicorn read at start: a refused deploy once left these
       // live, and the next restart ran the old code under the new module name (a crash loop).
-      const settings: ConfigMap = { appModule: { value: "main:flask_app_v2" }, appEnv: { value: JSON.stringify({ ROBUST_MARK: "v2" }) }, timeoutSeconds: { value: "45" } };
-      const settingsBefore = new Map<string, string | undefined>();
-      for (const k of Object.keys(settings)) settingsBefore.set(k, await s.stack.getConfig(k).then((v) => v.value, () => undefined));
+      const settings: ConfigMap = {
+        appModule: { value: "main:flask_app_v2" },
+        appEnv: { value: JSON.stringify({ ROBUST_MARK: "v2" }) },
+        appSecrets: { value: JSON.stringify({ ROBUST_TOKEN: `${ROBUST_TOKEN}-rotated` }), secret: true },
+        timeoutSeconds: { value: "45" },
+      };
+      const settingsBefore = new Map<string, ConfigValue | undefined>();
+      for (const k of Object.keys(settings)) settingsBefore.set(k, await s.stack.getConfig(k).catch(() => undefined));
+      // The secrets the running container reads: their Podman names (a value's version) and the values in it.
+      const secretsIn = async () => {
+        const names = (await sh(host, `${u} podman inspect -f '{{range .Config.Secrets}}{{.Name}} {{end}}' flagun-web`)).trim();
+        const token = (await sh(host, `${u} podman exec flagun-web cat /run/secrets/env/ROBUST_TOKEN`)).trim();
+        return { names, token };
+      };
+      const secretsBefore = await secretsIn();
+      assert.equal(secretsBefore.token, ROBUST_TOKEN, "the running version reads the appSecrets value");
       await s.stack.setAllConfig(settings);
       fs.writeFileSync(main, `raise RuntimeError("broken on purpose by the robustness test")\n${good}`);
       let first = "";
@@ -926,10 +944,17 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
         assert.equal(unitFile(await unitState()), unitFile(unitBefore), "the unit file is the one from before the refusals");
         const hashesAfter = await liveVersionHashes(host, user);
         assert.equal(hashesAfter, hashesBefore, "every file the live version reads (unit, configuration, release) is as it was");
-        third = `then systemctl --user restart: 200 "${CHANGED_BODY}" after ${backS.toFixed(0)} s, unit file unchanged; the live version's ${hashesBefore.trim().split("\n").length} files (unit, configuration, release) byte for byte (sha256)`;
+        assert.deepEqual(await secretsIn(), secretsBefore, "after a restart: the secrets that were serving (the rotated value waits beside them)");
+        // And a reboot: what starts at boot is the version that served.
+        const rebootS = await host.reboot(600);
+        const bootS = await waitFor("serving after a reboot that follows the refusals", 300, async () => (await httpsGet(url, out.certificatePem.value).catch(() => ({ status: 0 }))).status === 200);
+        assert.equal((await httpsGet(url, out.certificatePem.value)).body, CHANGED_BODY, "after a reboot: the version that was serving");
+        assert.equal(await liveVersionHashes(host, user), hashesBefore, "after a reboot: every file the live version reads is as it was");
+        assert.deepEqual(await secretsIn(), secretsBefore, "after a reboot: the secrets that were serving");
+        third = `then systemctl --user restart: 200 "${CHANGED_BODY}" after ${backS.toFixed(0)} s, then a reboot (${rebootS.toFixed(0)} s): 200 "${CHANGED_BODY}" ${bootS.toFixed(0)} s later; unit file unchanged; the live version's ${hashesBefore.trim().split("\n").length} files (unit, configuration, release) byte for byte (sha256) and its secrets (${secretsBefore.names.trim().split(" ").length}, names and the appSecrets value) as they were, each time`;
       } finally {
         fs.writeFileSync(main, good);
-        for (const [k, v] of settingsBefore) await (v === undefined ? s.stack.removeConfig(k) : s.stack.setConfig(k, { value: v }));
+        for (const [k, v] of settingsBefore) await (v === undefined ? s.stack.removeConfig(k) : s.stack.setConfig(k, v));
       }
       await sameCanaries(before, "(10)");
       log("pulumi up (app fixed again)");

@@ -118,18 +118,17 @@ const site = parse({
   healthPath: "/login",
 });
 const l = layoutOf(site);
-const V = { appHash: "0123456789abcdef", configHash: "fedcba9876543210" };
+const V = { appHash: "0123456789abcdef", configHash: "fedcba9876543210", secrets: { key: "flagun-web-secret-key-5e1f0c2a9b00", env: { API_TOKEN: "flagun-web-env-API_TOKEN-0a1b2c3d4e5f" } } };
 
 test("app settings: JSON carries any text exactly; the unit carries none of it", () => {
   const s = JSON.parse(appSettings(site));
   assert.deepEqual(s, { module: "shop:create_app()", healthPath: "/login", env: { FLASK_APP: "shop:create_app()", GREETING: site.appEnv.GREETING } });
-  const unit = quadletUnit(site, l, { imageRef: "localhost/flagun-web:abc", appHash: "0123456789abcdef", configHash: "fedcba9876543210", secretIds: { "flagun-web-secret-key": "s1", "flagun-web-env-API_TOKEN": "s2" } });
+  const unit = quadletUnit(site, l, { imageRef: "localhost/flagun-web:abc", ...V });
   assert.ok(!unit.includes("GREETING") && !unit.includes("$(id)"), "appEnv values stay out of the unit");
   for (const line of [
-    "# secret flagun-web-env-API_TOKEN: s2",
     "Volume=/opt/flagun/site/configs/fedcba987654:/etc/flagun:ro,Z",
     "Volume=/opt/flagun/site/config/tls:/etc/flagun/tls:ro,Z",
-    "Secret=flagun-web-env-API_TOKEN,type=mount,target=/run/secrets/env/API_TOKEN,uid=1000,gid=1000,mode=0400",
+    "Secret=flagun-web-env-API_TOKEN-0a1b2c3d4e5f,type=mount,target=/run/secrets/env/API_TOKEN,uid=1000,gid=1000,mode=0400",
     "Volume=/var/lib/flagun-web/instance:/srv/app/instance:Z",
     "Volume=/opt/flagun/site/releases/0123456789ab:/srv/app:ro,Z",
   ]) assert.ok(unit.split("\n").includes(line), `missing ${line}`);
@@ -141,8 +140,8 @@ test("one-off and release containers get exactly the service's mounts, secrets a
     run,
     "podman run --rm --no-healthcheck --userns keep-id:uid=1000,gid=1000 --user 1000:1000 --read-only --security-opt no-new-privileges --cap-drop all " +
       "-v /opt/flagun/site/releases/0123456789ab:/srv/app:ro,Z -v /var/lib/flagun-web/instance:/srv/app/instance:Z -v /opt/flagun/site/configs/fedcba987654:/etc/flagun:ro,Z -v /opt/flagun/site/config/tls:/etc/flagun/tls:ro,Z " +
-      "-v /var/log/flagun-web:/var/log/flagun:Z --secret flagun-web-secret-key,type=mount,target=/run/secrets/app_secret_key,uid=1000,gid=1000,mode=0400 " +
-      "--secret flagun-web-env-API_TOKEN,type=mount,target=/run/secrets/env/API_TOKEN,uid=1000,gid=1000,mode=0400 " +
+      "-v /var/log/flagun-web:/var/log/flagun:Z --secret flagun-web-secret-key-5e1f0c2a9b00,type=mount,target=/run/secrets/app_secret_key,uid=1000,gid=1000,mode=0400 " +
+      "--secret flagun-web-env-API_TOKEN-0a1b2c3d4e5f,type=mount,target=/run/secrets/env/API_TOKEN,uid=1000,gid=1000,mode=0400 " +
       "-e SECRET_KEY_FILE=/run/secrets/app_secret_key localhost/flagun-web:abc",
   );
   const script = oneOffScript(site, l, "localhost/flagun-web:abc", V);

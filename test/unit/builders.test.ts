@@ -61,7 +61,7 @@ test("exact: the ownership preflight: its script after marked's, the claims as q
 
 test("every builder output parses as sh (sh -n), also with a root admin", () => {
   for (const priv of [p, { adminUser: "root" }]) {
-    const inputs = { imageRef: "localhost/x:1", appHash: "0123456789abcdef", configHash: "fedcba9876543210", secretIds: { s: "abc" } };
+    const inputs = { imageRef: "localhost/x:1", appHash: "0123456789abcdef", configHash: "fedcba9876543210", secrets: { key: "flagun-web-secret-key-0123456789ab", env: {} } };
     const units = unitFiles(site, l, inputs);
     const run = containerRun(site, l, "localhost/x:1", inputs);
     const all = [
@@ -80,11 +80,12 @@ test("every builder output parses as sh (sh -n), also with a root admin", () => 
       files.createStage(priv, l.stageDir, `${l.stageDir}/s`, ["config"]),
       files.installRelease(priv, l.user, "/var/tmp/x/s/app", l.releaseDir("0123456789abcdef"), "/var/tmp/x/s"),
       files.writeFromStdin(priv, l.user, `${l.tlsDir}/key.pem`, "0600"),
-      podman.createSecret(priv, l.user, l.secretName),
+      podman.createSecret(priv, l.user, `${l.secretName}-0123456789ab`),
       podman.deleteSecret(priv, l.user, l.envSecretName("API_TOKEN")),
       podman.loadBaseArchive(priv, l.user, "/var/tmp/x/base.tar", "localhost/base:1"),
       podman.buildImage(priv, l, { stage: "/var/tmp/x/b", ref: "localhost/x:1", baseImage: "docker.io/library/python:3.13-slim-trixie", offline: false }),
       podman.removeImage(priv, l.user, "localhost/x:1"),
+      podman.removeImages(priv, l.user, l.image, "/opt/flagun/.config/containers/systemd/flagun-web.container"),
       deploy.deployUnit(priv, l, units, containerRun(site, l, "localhost/x:1", inputs, `-d --replace --name ${l.candidateName}`)),
       deploy.removeUnit(priv, l),
       files.installConfigVersion(priv, l, "fedcba9876543210"),
@@ -98,7 +99,7 @@ test("every builder output parses as sh (sh -n), also with a root admin", () => 
 });
 
 test("quadlet unit: sockets not ports, read-only mounts, secret as a file, restart on failure, boot target", () => {
-  const inputs = { imageRef: "localhost/flagun-web:abc", appHash: "0123456789abcdef", configHash: "fedcba9876543210", secretIds: { "flagun-web-secret-key": "s1" } };
+  const inputs = { imageRef: "localhost/flagun-web:abc", appHash: "0123456789abcdef", configHash: "fedcba9876543210", secrets: { key: "flagun-web-secret-key-0123456789ab", env: {} } };
   const u = quadletUnit(site, l, inputs);
   for (const line of [
     "Image=localhost/flagun-web:abc",
@@ -110,7 +111,7 @@ test("quadlet unit: sockets not ports, read-only mounts, secret as a file, resta
     "Volume=/opt/flagun/site/configs/fedcba987654:/etc/flagun:ro,Z",
     "Volume=/opt/flagun/site/config/tls:/etc/flagun/tls:ro,Z",
     "Volume=/var/log/flagun-web:/var/log/flagun:Z",
-    "Secret=flagun-web-secret-key,type=mount,target=/run/secrets/app_secret_key,uid=1000,gid=1000,mode=0400",
+    "Secret=flagun-web-secret-key-0123456789ab,type=mount,target=/run/secrets/app_secret_key,uid=1000,gid=1000,mode=0400",
     "NoNewPrivileges=true",
     "DropCapability=ALL",
     "ReadOnly=true",

@@ -33,7 +33,7 @@ function setup(w: World) {
     () => true,
   );
   const l = layoutOf(site);
-  const inputs = { imageRef: "localhost/flagun-web:new", appHash: "0123456789abcdef", configHash: "fedcba9876543210", secretIds: {} };
+  const inputs = { imageRef: "localhost/flagun-web:new", appHash: "0123456789abcdef", configHash: "fedcba9876543210", secrets: { key: "flagun-web-secret-key-0123456789ab", env: {} } };
   const f = unitFiles(site, l, inputs);
   fs.mkdirSync(`${dir}/bin`);
   fs.mkdirSync(l.releasesDir, { recursive: true });

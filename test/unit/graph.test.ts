@@ -51,5 +51,11 @@ test("one component tree per host, in dependency order, secrets kept secret", as
   assert.ok(pulumi.Output.isInstance(keyFile.props.stdin) && (await (keyFile.props.stdin as any).isSecret), "TLS key stdin is secret");
   const secret = seen.find((r) => r.name === "web1-app-secret")!;
   assert.ok(await (secret.props.stdin as any).isSecret, "app secret stdin is secret");
+  // Its Podman name is its value's version (an HMAC), shown in the plan like any command, never the value.
+  const secretCreate = secret.props.create as unknown as pulumi.Output<string>;
+  assert.equal(await (secretCreate as any).isSecret, false, "the secret's create command is not hidden");
+  const created = await new Promise<string>((res) => secretCreate.apply(res));
+  assert.match(created, /podman secret create flagun-web-secret-key-[0-9a-f]{12} -/);
+  assert.ok(!created.includes("random value of app-secret-key"), "the value is not in the command");
   assert.deepEqual(program.urls, ["https://127.0.0.1:8443/", "https://127.0.0.1:8443/"]);
 });

@@ -30,7 +30,7 @@ test("release command, env secrets and outputs in the graph", async () => {
   const secret = seen.find((r) => r.name === "web1-env-secret-API_TOKEN")!;
   assert.ok(pulumi.Output.isInstance(secret.props.stdin) && (await (secret.props.stdin as any).isSecret), "appSecrets value stdin is secret");
   const release = seen.find((r) => r.name === "web1-release")!;
-  assert.match(String(release.props.create), /flask init-db/);
+  assert.match(await new Promise<string>((res) => pulumi.output(release.props.create as string).apply(res)), /flask init-db/);
   const hosts = await new Promise<any>((res) => program.hosts.web1.operatorCommands.apply(res));
   assert.match(hosts.oneOff, /^ssh -t -p 2201 deploy@127\.0\.0\.1 '.*\/opt\/flagun\/site\/one-off'$/);
   assert.equal(program.hosts.web1.appDataDir, "/var/lib/flagun-web/instance");

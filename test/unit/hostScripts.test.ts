@@ -10,6 +10,8 @@ import * as path from "node:path";
 import { SUBID_COUNT, allocateSubIds, preflight, releaseSubIds } from "../../lib/commands/host";
 import { hostScript, hostScriptText } from "../../lib/commands/hostScript";
 import { PARTIAL, configStdin } from "../../lib/commands/files";
+import { parseConfig } from "../../lib/config";
+import { layoutOf } from "../../lib/layout";
 import { q, script, writeFile } from "../../lib/shell";
 
 function tmp() {
@@ -188,6 +190,47 @@ test("prune_versions: interrupted installs go, the newest versions and the mount
     const r = fn(t, "prune_versions", [`${t.dir}/web.container`, rel, "flagun", ".partial", "2"]);
     assert.equal(r.code, 0, r.err);
     assert.deepEqual(fs.readdirSync(rel).sort(), ["bbbb", "dddd", "eeee"]);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("prune_secrets: the site's secrets the unit does not name go; the named ones and other secrets stay", () => {
+  const t = tmp();
+  try {
+    const l = layoutOf(parseConfig({ hosts: [{ name: "w", address: "127.0.0.1", hostKey: "ssh-ed25519 AAAA" }] }, "/repo", () => true));
+    const secrets = ["flagun-web-secret-key", "flagun-web-secret-key-0123456789ab", "flagun-web-secret-key-ba9876543210", "flagun-web-env-API_TOKEN-00000000000a", "flagun-web-env-API_TOKEN-00000000000b", "flagun-web-secret-key-typo", "other-secret", "flagun-webx-secret-key"];
+    t.stub("podman", `[ "$1 $2" = "secret ls" ] && printf '%s\n' ${secrets.map(q).join(" ")}; true`);
+    fs.writeFileSync(`${t.dir}/web.container`, `[Container]\nSecret=flagun-web-secret-key-ba9876543210,type=mount,target=/run/secrets/app_secret_key\nSecret=flagun-web-env-API_TOKEN-00000000000b,type=mount,target=/run/secrets/env/API_TOKEN\n`);
+    const r = fn(t, "prune_secrets", [`${t.dir}/web.container`, l.secretNamesRe]);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(
+      t.calls().filter((c) => c.startsWith("podman secret rm")),
+      ["flagun-web-secret-key", "flagun-web-secret-key-0123456789ab", "flagun-web-env-API_TOKEN-00000000000a"].map((n) => `podman secret rm ${n}`),
+    );
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("prune_images: the site's images beyond the newest go, never the one the unit runs", () => {
+  const t = tmp();
+  try {
+    // Tag -> creation time: d is the newest; the unit runs a, the oldest (a rollback to it).
+    const created: Record<string, number> = { a: 100, b: 200, c: 300, d: 400, e: 250 };
+    t.stub(
+      "podman",
+      [
+        'case "$1 $2" in',
+        `"images --format") printf '%s\\n' ${Object.keys(created).map((k) => `localhost/flagun-web:${k}`).join(" ")} ;;`,
+        `"image inspect") case "$5" in ${Object.entries(created).map(([k, v]) => `*:${k}) echo ${v} ;;`).join(" ")} esac ;;`,
+        "esac",
+      ].join("\n"),
+    );
+    fs.writeFileSync(`${t.dir}/web.container`, "[Container]\nImage=localhost/flagun-web:a\n");
+    const r = fn(t, "prune_images", [`${t.dir}/web.container`, "localhost/flagun-web", "2"]);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(t.calls().filter((c) => c.startsWith("podman rmi")), ["podman rmi localhost/flagun-web:e", "podman rmi localhost/flagun-web:b"]);
   } finally {
     t.cleanup();
   }

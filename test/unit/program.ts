@@ -34,6 +34,7 @@ export async function loadProgram(hosts: object[], config: Record<string, string
         state: {
           ...a.inputs,
           ...(a.type === "tls:index/selfSignedCert:SelfSignedCert" ? { certPem: pem } : {}),
+          ...(a.type === "random:index/randomPassword:RandomPassword" ? { result: `random value of ${a.name}` } : {}),
           ...(a.type === "command:remote:Command" ? { stdout: stdoutFor(a.name) } : {}),
           // What HostState's check gives a first preview (no counters yet); mocks run no provider.
           ...(a.type === "pulumi-nodejs:dynamic/flagun:HostState" ? { repairs: {} } : {}),

@@ -62,6 +62,25 @@ prune_versions() {
   ls -1t "$2" | grep -vF "$4" | tail -n +"$(($5 + 1))" | while read -r r; do [ "$r" = "$current" ] || remove_version "$2" "$r" "$3"; done
 }
 
+# `prune_secrets UNIT_FILE NAMES_RE`: deletes the site's Podman secrets (names matching NAMES_RE) that UNIT_FILE
+# does not name: the versions of rotated values, once the new version serves (components/appSecret.ts).
+prune_secrets() {
+  podman secret ls --format '{{.Name}}' | grep -E "$2" | while read -r s; do
+    grep -q "^Secret=$s," "$1" || podman secret rm "$s" >/dev/null || echo "left Podman secret $s: podman could not remove it"
+  done
+}
+
+# `prune_images UNIT_FILE REPO KEPT`: deletes the images of REPO (the site's, each tagged by its content hash)
+# beyond the KEPT newest, never the one UNIT_FILE runs: rolling back to a retained version builds nothing.
+prune_images() {
+  live=$(sed -n 's/^Image=//p' "$1")
+  podman images --format '{{.Repository}}:{{.Tag}}' "$2" | while read -r ref; do
+    echo "$(podman image inspect --format '{{.Created.Unix}}' "$ref" 2>/dev/null || echo 0) $ref"
+  done | sort -rn | tail -n +"$(($3 + 1))" | while read -r _ ref; do
+    [ "$ref" = "$live" ] || podman rmi "$ref" >/dev/null 2>&1 || echo "left image $ref: podman could not remove it"
+  done
+}
+
 # `remove_version DIR NAME USER`
 remove_version() {
   rm -rf "${1:?}/${2:?}" 2>/dev/null || echo "left $1/$2: not removable by $3 (owner $(stat -c %U "$1/$2"))"
