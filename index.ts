@@ -59,6 +59,7 @@ export const hosts = Object.fromEntries(
       certificateFingerprint: s.certificateFingerprint,
       certificateNotAfter: s.certificateNotAfter,
       health: s.health,
+      versions: s.versions,
       appSecretId: s.appSecretId,
       appDataDir: s.appDataDir,
       operatorCommands: s.operatorCommands,

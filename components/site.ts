@@ -10,6 +10,7 @@ import { AppSecret } from "./appSecret";
 import { Certificate } from "./certificate";
 import { HostConnection } from "./connection";
 import { HostContext, connectionFor } from "./context";
+import { RetainedVersion } from "../lib/commands/deploy";
 import { expectedState } from "../lib/commands/drift";
 import { HostState } from "./hostState";
 import { Linger } from "./linger";
@@ -58,6 +59,8 @@ export class Site extends pulumi.ComponentResource {
   readonly certificateNotAfter: pulumi.Output<string>;
   readonly certificatePem: pulumi.Output<string>;
   readonly health: pulumi.Output<string>;
+  /** The versions on the host, the live one first (WebService.versions). */
+  readonly versions: pulumi.Output<RetainedVersion[]>;
   /** Podman's id of the app secret (not its value): changes when the secret is rotated. */
   readonly appSecretId: pulumi.Output<string>;
   /** Host path of Flask's instance folder (the app's persistent data). */
@@ -152,6 +155,7 @@ export class Site extends pulumi.ComponentResource {
     this.certificateNotAfter = cert.notAfter;
     this.certificatePem = cert.certPem;
     this.health = service.health;
+    this.versions = service.versions;
     this.healthGate = service.gate;
     this.appSecretId = allSecrets[0].secretId;
     this.appDataDir = ctx.layout.instanceDir;
@@ -167,6 +171,7 @@ export class Site extends pulumi.ComponentResource {
       certificateFingerprint: this.certificateFingerprint,
       certificateNotAfter: this.certificateNotAfter,
       health: this.health,
+      versions: this.versions,
       appSecretId: this.appSecretId,
       appDataDir: this.appDataDir,
       operatorCommands: this.operatorCommands,

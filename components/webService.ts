@@ -3,7 +3,7 @@
 // makes `pulumi up` finish only when https answers.
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { deployUnit, removeUnit, unitFiles } from "../lib/commands/deploy";
+import { RetainedVersion, deployUnit, parseVersions, removeUnit, unitFiles } from "../lib/commands/deploy";
 import { containerRun } from "../lib/commands/podman";
 import { healthGate, releaseCommand, reloadService } from "../lib/commands/service";
 import { Repair, fileRepair } from "../lib/drift";
@@ -34,6 +34,8 @@ export interface WebServiceArgs {
 export class WebService extends pulumi.ComponentResource {
   readonly unitName: string;
   readonly health: pulumi.Output<string>;
+  /** The versions on the host after the last switch, the live one first: redeploying one reuses its directories and image. */
+  readonly versions: pulumi.Output<RetainedVersion[]>;
   /** Passes once this host serves the declared version (rolling deploys wait for it). */
   readonly gate: pulumi.Resource;
 
@@ -82,6 +84,7 @@ export class WebService extends pulumi.ComponentResource {
     );
     this.gate = gate;
     this.health = gate.stdout.apply((s) => s.trim());
-    this.registerOutputs({ unitName: this.unitName, health: this.health });
+    this.versions = unit.stdout.apply(parseVersions);
+    this.registerOutputs({ unitName: this.unitName, health: this.health, versions: this.versions });
   }
 }

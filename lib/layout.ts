@@ -32,6 +32,8 @@ export interface Layout {
    * any local user could create the directory first and swap uploads before they are installed).
    */
   stageDir: string;
+  /** The versions the switches left on the host, newest first (deploy-fns.sh record_version), in the home. */
+  versionsFile: string;
   /** Quadlet and systemd user unit directories, inside the system user's home. */
   quadletDir: string;
   userUnitDir: string;
@@ -87,6 +89,7 @@ export function layoutOf(c: SiteConfig): Layout {
     instanceDir: `${c.dataPath}/instance`,
     oneOffScript: `${c.installPath}/one-off`,
     stageDir: `${STAGE_ROOT}/${c.serviceName}`,
+    versionsFile: `${c.homeDir}/.local/state/flagun-rosupod/versions`,
     quadletDir: `${c.homeDir}/.config/containers/systemd`,
     userUnitDir: `${c.homeDir}/.config/systemd/user`,
     unitName: `${c.serviceName}.service`,

@@ -116,9 +116,29 @@ export function deployScript(l: Layout, f: UnitFiles, candidateRun: string): str
       PARTIAL,
       l.secretNamesRe,
       l.image,
+      l.versionsFile,
       `${BACKGROUND} ${candidateRun}`,
     ],
   );
+}
+
+/** A version on the host after a switch (deploy-fns.sh record_version): redeploying it reuses its directories and image. */
+export interface RetainedVersion {
+  /** When it became the live version (UTC, ISO 8601). */
+  since: string;
+  /** Its release (app code) and configuration directories' names (content hashes). */
+  app: string;
+  config: string;
+  image: string;
+}
+
+/** The versions deployUnit printed, newest (the live one) first. */
+export function parseVersions(stdout: string): RetainedVersion[] {
+  return stdout
+    .split("\n")
+    .map((line) => line.trim().split(" "))
+    .filter((w) => w[0] === "version" && w.length === 5)
+    .map(([, since, app, config, image]) => ({ since, app, config, image }));
 }
 
 export function removeUnit(p: Privilege, l: Layout): string {

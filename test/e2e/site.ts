@@ -123,6 +123,17 @@ export async function siteChecks(t: TestContext, { host, s, out, ports, user }: 
     assert.equal(await imageId(), before, "image was not rebuilt");
     // The switch leaves exactly one container serving, and no candidate or standby behind.
     assert.equal((await sh(host, `${asUserPrefix(user, uid)} podman ps -a --format '{{.Names}}'`)).trim(), "flagun-web");
+    // The stack output lists the versions on the host: the new one (the release the unit mounts) first, then
+    // the one it replaced (its release directory and the image kept: a rollback target).
+    const versions = up.outputs.hosts.value.vm.versions as { since: string; app: string; config: string; image: string }[];
+    log(`versions after the app change: ${JSON.stringify(versions)}`);
+    assert.equal(versions.length, 2, JSON.stringify(versions));
+    assert.notEqual(versions[0].app, versions[1].app, "the new release first, then the previous one");
+    assert.ok(versions.every((v) => v.image === out.hosts.value.vm.imageRef && v.config === versions[0].config), "same image and configuration");
+    assert.ok(versions[0].since >= versions[1].since, "newest first");
+    const unitFile = await sh(host, `${asUserPrefix(user, uid)} sh -c 'cat ~/.config/containers/systemd/flagun-web.container'`);
+    assert.ok(unitFile.includes(`/releases/${versions[0].app}:`), "the first is the release the unit mounts");
+    assert.equal((await host.run(`sudo test -d /opt/${user}/site/releases/${versions[1].app}`)).code, 0, "the previous release is kept");
   });
 
   await t.test("container: supervised, hardened, logs rotated", async (t2) => {

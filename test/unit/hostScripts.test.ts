@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { SUBID_COUNT, allocateSubIds, preflight, releaseSubIds } from "../../lib/commands/host";
 import { hostScript, hostScriptText } from "../../lib/commands/hostScript";
 import { PARTIAL, configStdin } from "../../lib/commands/files";
+import { parseVersions } from "../../lib/commands/deploy";
 import { parseConfig } from "../../lib/config";
 import { layoutOf } from "../../lib/layout";
 import { q, script, writeFile } from "../../lib/shell";
@@ -231,6 +232,40 @@ test("prune_images: the site's images beyond the newest go, never the one the un
     const r = fn(t, "prune_images", [`${t.dir}/web.container`, "localhost/flagun-web", "2"]);
     assert.equal(r.code, 0, r.err);
     assert.deepEqual(t.calls().filter((c) => c.startsWith("podman rmi")), ["podman rmi localhost/flagun-web:e", "podman rmi localhost/flagun-web:b"]);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("record_version: the live version first, then the earlier ones still on the host, each once, at most KEPT", () => {
+  const t = tmp();
+  try {
+    const rel = `${t.dir}/releases`;
+    const cfg = `${t.dir}/configs`;
+    const history = `${t.dir}/state/versions`;
+    for (const d of ["a1", "a2", "a3"]) fs.mkdirSync(`${rel}/${d}`, { recursive: true });
+    for (const d of ["c1", "c2"]) fs.mkdirSync(`${cfg}/${d}`, { recursive: true });
+    // Images i1 and i2 exist; i0 was pruned.
+    t.stub("podman", '[ "$1 $2" = "image exists" ] && case "$3" in *:i1|*:i2) exit 0 ;; esac; exit 1');
+    fs.mkdirSync(path.dirname(history), { recursive: true });
+    fs.writeFileSync(history, ["2026-01-03T00:00:00Z a1 c1 img:i1", "2026-01-02T00:00:00Z a2 c1 img:i1", "2026-01-01T00:00:00Z a1 c1 img:i0", "2026-01-01T00:00:00Z a9 c1 img:i1", ""].join("\n"));
+    const unit = (a: string, c: string, i: string) => fs.writeFileSync(`${t.dir}/web.container`, `[Container]\nImage=img:${i}\nVolume=${rel}/${a}:/srv/app:ro,Z\nVolume=${cfg}/${c}:/etc/flagun:ro,Z\n`);
+    // A switch back to a1/c1/i1 (a rollback): it moves first, with the new time; a9 (gone) and i0 (gone) drop out.
+    unit("a1", "c1", "i1");
+    let r = fn(t, "record_version", [`${t.dir}/web.container`, rel, cfg, "img", history, "3"]);
+    assert.equal(r.code, 0, r.err);
+    let versions = parseVersions(r.out);
+    assert.deepEqual(versions.map((v) => `${v.app} ${v.config} ${v.image}`), ["a1 c1 img:i1", "a2 c1 img:i1"]);
+    assert.match(versions[0].since, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.notEqual(versions[0].since, "2026-01-03T00:00:00Z");
+    // Two more switches: KEPT (3) versions stay, in the history file too.
+    unit("a3", "c2", "i2");
+    fn(t, "record_version", [`${t.dir}/web.container`, rel, cfg, "img", history, "3"]);
+    unit("a2", "c2", "i2");
+    r = fn(t, "record_version", [`${t.dir}/web.container`, rel, cfg, "img", history, "3"]);
+    versions = parseVersions(r.out);
+    assert.deepEqual(versions.map((v) => `${v.app} ${v.config} ${v.image}`), ["a2 c2 img:i2", "a3 c2 img:i2", "a1 c1 img:i1"]);
+    assert.equal(fs.readFileSync(history, "utf8").trim().split("\n").length, 3);
   } finally {
     t.cleanup();
   }

@@ -81,6 +81,23 @@ prune_images() {
   done
 }
 
+# `record_version UNIT_FILE RELEASES CONFIGS IMAGE_REPO HISTORY KEPT`: puts the version UNIT_FILE runs (its
+# release, configuration and image) first in HISTORY with the time, keeps the KEPT newest versions still on
+# the host (their directories and image retained) and prints them, newest (the live one) first, one
+# `version SINCE APP CONFIG IMAGE` line each (deploy.ts parseVersions).
+record_version() {
+  app=$(sed -n "s#^Volume=$2/\([0-9a-f]*\):.*#\1#p" "$1")
+  config=$(sed -n "s#^Volume=$3/\([0-9a-f]*\):.*#\1#p" "$1")
+  image=$(sed -n 's/^Image=//p' "$1")
+  mkdir -p "$(dirname "$5")"
+  kept=$({ echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $app $config $image"; cat "$5" 2>/dev/null || true; } | while read -r since a c i; do
+    if [ -d "$2/$a" ] && [ -d "$3/$c" ] && podman image exists "$i"; then echo "$since $a $c $i"; fi
+  done | awk '!seen[$2 " " $3 " " $4]++' | head -n "$6")
+  write_file "$5" 0644 "$kept
+"
+  printf '%s\n' "$kept" | sed 's/^/version /'
+}
+
 # `remove_version DIR NAME USER`
 remove_version() {
   rm -rf "${1:?}/${2:?}" 2>/dev/null || echo "left $1/$2: not removable by $3 (owner $(stat -c %U "$1/$2"))"

@@ -6,7 +6,7 @@
 #   files, each as PATH TEXT: quadlet, standby, https socket, http socket, log rotation service and timer, one-off;
 #   gunicorn's error log; the note file of the listening sockets in the container (render.LISTEN_FDS_NOTE);
 #   seconds a container may take to be healthy; versions kept; the suffix of partial versions; the ERE of the
-#   site's Podman secret names (layout.secretNamesRe); the site's image repository;
+#   site's Podman secret names (layout.secretNamesRe); the site's image repository; the versions' history file;
 #   the command that starts the candidate (quoted for sh: podman run of the new version, detached).
 set -eu
 unit=$1 container=$2 standby=$3 candidate=$4 https_socket=$5 http_socket=$6 rotate_timer=$7
@@ -16,7 +16,7 @@ https_socket_path=${17} https_socket_text=${18} http_socket_path=${19} http_sock
 rotate_service_path=${21} rotate_service_text=${22} rotate_timer_path=${23} rotate_timer_text=${24}
 one_off_path=${25} one_off_text=${26}
 error_log=${27} listen_fds_note=${28} healthy_within_s=${29} versions_kept=${30} partial=${31} secret_names_re=${32}
-image_repo=${33} candidate_run=${34}
+image_repo=${33} history=${34} candidate_run=${35}
 
 active() { systemctl --user is-active --quiet "$1"; }
 generated() {
@@ -103,3 +103,4 @@ prune_versions "$quadlet_path" "$configs_dir" "$user" "$partial" "$versions_kept
 prune_secrets "$quadlet_path" "$secret_names_re"
 prune_images "$quadlet_path" "$image_repo" "$versions_kept"
 echo "$unit serves the new version"
+record_version "$quadlet_path" "$releases_dir" "$configs_dir" "$image_repo" "$history" "$versions_kept"
