@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { unitPaths } from "../lib/commands/deploy";
-import { buildImage, loadBaseArchive, removeImage, removeImages } from "../lib/commands/podman";
+import { buildImage, loadBaseArchive, removeImage, retireImage } from "../lib/commands/podman";
 import { cachedFileHash, hashParts, short } from "../lib/hash";
 import { SiteConfig } from "../lib/config";
 import { Repair } from "../lib/drift";
@@ -97,12 +97,12 @@ export class PodmanImage extends pulumi.ComponentResource {
       "image",
       {
         create: buildImage(priv, l, { stage, ref: this.imageRef, baseImage, offline: site.baseImageArchive !== undefined }),
-        delete: removeImages(priv, l.user, l.image, unitPaths(l).quadlet),
+        delete: retireImage(priv, l.user, this.imageRef, unitPaths(l).quadlet),
         triggers: [this.imageRef],
         repairs: [Repair.Image],
       },
       // New tag: build the new image, switch the unit to it; the old one stays for rollback (deploy.sh
-      // prune_images keeps the VERSIONS_KEPT newest). Destroy, the unit gone first, removes them all.
+      // prune_images keeps the VERSIONS_KEPT newest).
       { dependsOn: copies, customTimeouts: { create: "60m" } },
     );
     this.registerOutputs({ imageRef: this.imageRef });

@@ -46,24 +46,19 @@ export function loadBaseArchive(p: Privilege, user: string, archive: string, ref
   );
 }
 
-/**
- * Every image of the site's repository (`Layout.image`) once the site's unit file is gone (destroy: the unit goes
- * first). While it is there, this is the end of a switch to a new image: the old ones stay for rollback, and
- * deploy.sh (prune_images) keeps the newest.
- */
-export function removeImages(p: Privilege, user: string, repo: string, unitFile: string): string {
-  return asUser(
-    p,
-    user,
-    script(
-      `if [ -e ${q(unitFile)} ]; then echo "images of ${repo} kept for rollback (the switch prunes them)"; exit 0; fi`,
-      `podman images --format '{{.Repository}}:{{.Tag}}' ${q(repo)} | while read -r ref; do podman rmi "$ref" >/dev/null; done`,
-    ),
-  );
+export function removeImage(p: Privilege, user: string, ref: string): string {
+  return asUser(p, user, removeImageScript(ref));
 }
 
-export function removeImage(p: Privilege, user: string, ref: string): string {
-  return asUser(p, user, `if podman image exists ${q(ref)}; then podman rmi ${q(ref)} >/dev/null; fi`);
+const removeImageScript = (ref: string) => `if podman image exists ${q(ref)}; then podman rmi ${q(ref)} >/dev/null; fi`;
+
+/**
+ * The site's image REF, unless the site's unit file is there: then a switch to a new image just ended, and the
+ * old one stays for rollback (deploy.sh prune_images keeps the newest). On destroy the unit goes first; the
+ * images kept for rollback go with the system user's home.
+ */
+export function retireImage(p: Privilege, user: string, ref: string, unitFile: string): string {
+  return asUser(p, user, `if [ -e ${q(unitFile)} ]; then echo "image ${ref} kept for rollback"; else ${removeImageScript(ref)}; fi`);
 }
 
 export interface BuildArgs {

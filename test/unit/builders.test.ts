@@ -85,7 +85,7 @@ test("every builder output parses as sh (sh -n), also with a root admin", () => 
       podman.loadBaseArchive(priv, l.user, "/var/tmp/x/base.tar", "localhost/base:1"),
       podman.buildImage(priv, l, { stage: "/var/tmp/x/b", ref: "localhost/x:1", baseImage: "docker.io/library/python:3.13-slim-trixie", offline: false }),
       podman.removeImage(priv, l.user, "localhost/x:1"),
-      podman.removeImages(priv, l.user, l.image, "/opt/flagun/.config/containers/systemd/flagun-web.container"),
+      podman.retireImage(priv, l.user, "localhost/x:1", "/opt/flagun/.config/containers/systemd/flagun-web.container"),
       deploy.deployUnit(priv, l, units, containerRun(site, l, "localhost/x:1", inputs, `-d --replace --name ${l.candidateName}`)),
       deploy.removeUnit(priv, l),
       files.installConfigVersion(priv, l, "fedcba9876543210"),
