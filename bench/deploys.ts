@@ -162,12 +162,18 @@ export async function measureDeploys(t: BenchSite, deploys: DeployUnderLoad[], s
   });
   // A new image without the network: a changed file of the image's own code (the supervisor) changes
   // the content-hash tag; the build reuses every layer above that COPY. A new PyPI pin would also run pip.
+  const supervise = path.join(s.workDir, "container", "flagun-supervise");
+  const superviseBefore = fs.readFileSync(supervise, "utf8");
   await section("deploy: image", async () => {
     deploys.push(
       await deployUnderLoad(t, "image (a line appended to container/flagun-supervise: rebuild of its COPY layer)", async () => {
-        fs.appendFileSync(path.join(s.workDir, "container", "flagun-supervise"), "# bench: an image change\n");
+        fs.appendFileSync(supervise, "# bench: an image change\n");
       }),
     );
+  });
+  // The previous image and version are kept on the host: putting the project back switches to them, no build.
+  await section("rollback: image", async () => {
+    deploys.push(await deployUnderLoad(t, "rollback of the image change (the previous version, kept on the host: no build)", async () => fs.writeFileSync(supervise, superviseBefore)));
   });
   await section("deploy: unit restart", async () => {
     deploys.push(

@@ -23,6 +23,7 @@ import * as path from "node:path";
 import { execFile } from "node:child_process";
 import { TestHost } from "../host/vm";
 import { REPO, SiteStack, assertUninstalled, asUserPrefix, cliEnv, httpGet, log, readTree, sh, siteStack, underLoad } from "./harness";
+import type { RetainedVersion } from "../../lib/commands/deploy";
 
 const readme = fs.readFileSync(path.join(REPO, "README.md"), "utf8");
 
@@ -149,6 +150,10 @@ export async function realFlaskApps(t: TestContext, host: TestHost, forwarded: R
     // New code and new requirements in one up: the image is rebuilt once and the release command runs once.
     assert.equal(await up("board app"), 1, "the release command ran once");
     assert.notEqual(vm().imageRef, image, "its own pins: a new image");
+    // The tutorial app's version stays on the host with its image: a rollback to it would build nothing.
+    const versions = vm().versions as RetainedVersion[];
+    assert.deepEqual(versions.map((v) => v.image), [vm().imageRef, image], JSON.stringify(versions));
+    assert.equal((await host.run(`${u()} podman image exists ${image}`)).code, 0, "the previous image is kept");
     const release = await releaseStdout();
     assert.match(release, /init command: skipped \(\/var\/lib\/flagun-web was initialised before\)/, "initCommand never runs over data");
     assert.match(release, /release command: flask db upgrade[\s\S]*Running upgrade {2}-> \w+, users and posts/);

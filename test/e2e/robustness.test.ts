@@ -15,6 +15,7 @@
 //  12d. a release install raced by the user swapping .partial directories for symlinks to /usr: nothing followed;
 //  10. a broken app deploy under load (with new settings and a rotated app secret), then again with gunicorn's
 //      error.log a symlink to the TLS key (never shown), then a restart and a reboot: the old version serves;
+//  13. rollback: the previous app put back, up under load: a switch to its kept release and image;
 //   8. destroy after all that leaves nothing behind, except an operator's file it reports (and keeps), and follows
 //      none of the user's symlinks planted in the home, installPath, logPath and dataPath.
 // Every 12 row (and 8, 10, 11's image rebuild) compares root's canaries (system paths, a secret, root-owned
@@ -30,6 +31,7 @@ import { freePort, startHost, TestHost } from "../host/vm";
 import { ConfigMap, ConfigValue, EngineEvent } from "@pulumi/pulumi/automation";
 import { CHANGED_BODY, siteChecks } from "./site";
 import { HostileCase, packRounds, problemsOf, withCases } from "./hostileConfig";
+import type { RetainedVersion } from "../../lib/commands/deploy";
 import { REPO, SiteStack, assertUninstalled, asUserPrefix, cliEnv, httpsGet, liveConfigDir, liveVersionHashes, log, pulumiCli, readTree, sh, siteStack, underLoad, waitFor } from "./harness";
 
 const firstLine = (s: string, re: RegExp) => (s.split("\n").find((l) => re.test(l)) ?? "").trim().slice(0, 140);
@@ -963,6 +965,43 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       assert.deepEqual(Object.entries(after.changeSummary ?? {}).filter(([k]) => k !== "same"), [], JSON.stringify(after.changeSummary));
       await servesApp();
       return `${first}; again with error.log -> tls/key.pem: ${second}; ${third}; canaries unchanged; after restoring the app: up, preview no changes`;
+    });
+
+    // ---------------------------------------------------------------------------------------------
+    await step("13 rollback: the previous app put back in the project, up under load: a switch to its kept release and image (no install, no build), 0 failed requests, its time printed; versions lists it first", async () => {
+      const main = path.join(s.workDir, "flask_app", "main.py");
+      const before = (await s.stack.outputs()).hosts.value.vm.versions as RetainedVersion[];
+      // The release the site checks' app change replaced (its Hello, World!), kept since.
+      const previous = before.find((v) => v.app !== before[0].app);
+      assert.ok(previous, `a previous release is kept: ${JSON.stringify(before)}`);
+      const releasesBefore = (await sh(host, `sudo ls -1 ${releases}`)).trim().split("\n");
+      fs.writeFileSync(main, fs.readFileSync(main, "utf8").replace(CHANGED_BODY, "Hello, World!"));
+      log("pulumi up (rollback to the previous app) under load");
+      const t0 = Date.now();
+      const changed: string[] = [];
+      const onEvent = (e: EngineEvent) => {
+        const m = e.resourcePreEvent?.metadata;
+        if (m && m.op !== "same" && m.op !== "read") changed.push(`${m.op} ${m.urn.split("::").pop()}`);
+      };
+      const { result, load } = await underLoad(url, out.certificatePem.value, () => s.stack.up({ onOutput: (o) => (printed += o), onEvent }));
+      if (result.status === "rejected") throw result.reason;
+      const upS = (Date.now() - t0) / 1000;
+      assert.deepEqual(load.failures, [], "no request failed during the rollback");
+      assert.ok(!changed.some((c) => /vm-(image|build-[a-z-]+)$/.test(c)), `no image build: ${changed.join(", ")}`);
+      assert.equal((await httpsGet(url, out.certificatePem.value)).body, "Hello, World!", "the previous version serves");
+      const versions = result.value.outputs.hosts.value.vm.versions as RetainedVersion[];
+      assert.equal(versions[0].app, previous.app, `the previous release is live: ${JSON.stringify(versions)}`);
+      assert.equal(versions[0].image, before[0].image, "the same image");
+      // What the up's commands said: the release was there (not installed again), the image not rebuilt.
+      const stdoutOf = async (name: string) => {
+        const resources = (await s.stack.exportStack()).deployment.resources as { urn: string; outputs?: { stdout?: unknown } }[];
+        return String(resources.find((r) => r.urn.endsWith(`command:remote:Command::${name}`))?.outputs?.stdout ?? "").trim();
+      };
+      const install = await stdoutOf("vm-app-install");
+      assert.match(install, /already installed/, "the kept release is reused");
+      const releasesAfter = (await sh(host, `sudo ls -1 ${releases}`)).trim().split("\n");
+      assert.deepEqual(releasesAfter.filter((r) => !releasesBefore.includes(r)), [], "no release directory added");
+      return `up ${upS.toFixed(0)} s under load: ${load.bodies.length + load.failures.length} requests, ${load.failures.length} failed, ${load.bodies.filter((b) => b === "Hello, World!").length} already the previous body; app-install: "${install.split("\n").pop()}"; no release directory added; image ${versions[0].image} (no build); ran: ${changed.map((c) => c.split(" ").pop()).join(" ")}; versions: ${versions.map((v) => `${v.app}/${v.config}`).join(", ")}`;
     });
 
     // ---------------------------------------------------------------------------------------------
