@@ -11,7 +11,7 @@ export function phaseOf(name: string): Phase {
   if (/^(base-|build-|image$)/.test(n)) return "image";
   // WebService: the release command, the certificate reload, the check + switch (unit), the gate.
   if (/^(release|reload|unit|health)$/.test(n)) return "check & start";
-  if (/^(dirs|app-|config-|tls-|env-secret-)/.test(n)) return "files";
+  if (/^(dirs|space$|app-|config-|tls-|env-secret-)/.test(n)) return "files";
   return "other";
 }
 

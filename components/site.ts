@@ -10,6 +10,7 @@ import { AppSecret } from "./appSecret";
 import { Certificate } from "./certificate";
 import { HostConnection } from "./connection";
 import { HostContext, connectionFor } from "./context";
+import { DiskSpace } from "./diskSpace";
 import { RetainedVersion } from "../lib/commands/deploy";
 import { expectedState } from "../lib/commands/drift";
 import { HostState } from "./hostState";
@@ -81,7 +82,8 @@ export class Site extends pulumi.ComponentResource {
     };
     const child = { parent: this };
     const app = appHash(site.appDir);
-    const connection = new HostConnection(`${name}-connection`, hostCtx, { deployFingerprint: deployFingerprint(site, args.repoDir, app) }, child);
+    const fingerprint = deployFingerprint(site, args.repoDir, app);
+    const connection = new HostConnection(`${name}-connection`, hostCtx, { deployFingerprint: fingerprint }, child);
     const user = new SystemUser(`${name}-user`, hostCtx, [connection.ready], child);
     const subIds = new SubIdRange(`${name}-subids`, hostCtx, [user.ready], child);
     const linger = new Linger(`${name}-linger`, hostCtx, [subIds.ready], child);
@@ -118,13 +120,14 @@ export class Site extends pulumi.ComponentResource {
       child,
     );
     const ctx: HostContext = { ...hostCtx, repairs: state.repairs };
-    const files = new SiteFiles(`${name}-files`, ctx, { appHash: app, configFiles, after: [linger.ready] }, child);
+    const space = new DiskSpace(`${name}-space`, ctx, { repoDir: args.repoDir, imageRef: imageSpec.ref, deployFingerprint: fingerprint, after: [linger.ready] }, child);
+    const files = new SiteFiles(`${name}-files`, ctx, { appHash: app, configFiles, after: [space.ready] }, child);
     const cert = new Certificate(`${name}-cert`, ctx, { names, provided: args.providedTls, after: [files.dirs] }, child);
     // Component names as before secrets had versions (their URNs).
     const allSecrets = secretValues.map((s, i) =>
       new AppSecret(`${name}-${i === 0 ? "secret" : `env-${site.appSecretNames[i - 1]}`}`, ctx, { ...s, after: [linger.ready] }, child),
     );
-    const image = new PodmanImage(`${name}-image`, ctx, { repoDir: args.repoDir, image: imageSpec, after: [linger.ready, files.dirs] }, child);
+    const image = new PodmanImage(`${name}-image`, ctx, { repoDir: args.repoDir, image: imageSpec, after: [space.ready, files.dirs] }, child);
     const ports = redirectedPorts(site).length > 0 ? [new PublicPorts(`${name}-ports`, ctx, [linger.ready], child).ready] : [];
     const service = new WebService(
       `${name}-service`,

@@ -16,6 +16,7 @@
 //  10. a broken app deploy under load (with new settings and a rotated app secret), then again with gunicorn's
 //      error.log a symlink to the TLS key (never shown), then a restart and a reboot: the old version serves;
 //  13. rollback: the previous app put back, up under load: a switch to its kept release and image;
+//  14. disk full: an app change refused before anything is uploaded, naming the filesystem and the space;
 //   8. destroy after all that leaves nothing behind, except an operator's file it reports (and keeps), and follows
 //      none of the user's symlinks planted in the home, installPath, logPath and dataPath.
 // Every 12 row (and 8, 10, 11's image rebuild) compares root's canaries (system paths, a secret, root-owned
@@ -501,7 +502,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
         },
       });
       // The read-only checks that ran before the refusal (they name dataPath), and the refused step itself.
-      const allowed = ["vm-ssh-check", "vm-state", "vm-ownership", "vm-dirs"];
+      const allowed = ["vm-ssh-check", "vm-state", "vm-ownership", "vm-space", "vm-dirs"];
       assert.deepEqual([...changed].filter((r) => !allowed.includes(r)), [], `the failed up changed more than ${allowed.join(", ")}: ${[...changed].join(", ")}`);
       const after = await s.stack.preview({ onOutput: (o) => (printed += o) });
       assert.deepEqual(Object.entries(after.changeSummary ?? {}).filter(([k]) => k !== "same"), [], JSON.stringify(after.changeSummary));
@@ -1002,6 +1003,45 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       const releasesAfter = (await sh(host, `sudo ls -1 ${releases}`)).trim().split("\n");
       assert.deepEqual(releasesAfter.filter((r) => !releasesBefore.includes(r)), [], "no release directory added");
       return `up ${upS.toFixed(0)} s under load: ${load.bodies.length + load.failures.length} requests, ${load.failures.length} failed, ${load.bodies.filter((b) => b === "Hello, World!").length} already the previous body; app-install: "${install.split("\n").pop()}"; no release directory added; image ${versions[0].image} (no build); ran: ${changed.map((c) => c.split(" ").pop()).join(" ")}; versions: ${versions.map((v) => `${v.app}/${v.config}`).join(", ")}`;
+    });
+
+    // ---------------------------------------------------------------------------------------------
+    await step("14 disk full: an app change's up refused before anything is uploaded or built, naming the filesystem, the space free and needed; the site serves throughout; nothing changed", async () => {
+      const main = path.join(s.workDir, "flask_app", "main.py");
+      const served = "Hello, World!";
+      const good = fs.readFileSync(main, "utf8");
+      const hashesBefore = await liveVersionHashes(host, user);
+      // What an unprivileged process may still write on / (root keeps its reserved blocks): all but 8 MiB filled.
+      const fill = "/var/tmp/robust-disk-fill";
+      const availKiB = Number((await sh(host, "df -Pk / | awk 'NR == 2 { print $4 }'")).trim());
+      assert.ok(availKiB > 64 * 1024, `room to fill: ${availKiB} KiB`);
+      let msg = "";
+      let load = { bodies: [] as string[], failures: [] as string[] };
+      let freeMiB = 0;
+      try {
+        await sh(host, `sudo fallocate -l ${availKiB - 8 * 1024}K ${fill}`);
+        freeMiB = Math.round(Number((await sh(host, "df -Pk / | awk 'NR == 2 { print $4 }'")).trim()) / 1024);
+        fs.writeFileSync(main, good.replace(served, "Hello, full disk!"));
+        log(`pulumi up (an app change, ${freeMiB} MiB free on /) under load`);
+        const r = await underLoad(url, out.certificatePem.value, () => s.stack.up({ onOutput: (o) => (printed += o) }));
+        load = r.load;
+        assert.equal(r.result.status, "rejected", "the up must be refused");
+        msg = String((r.result as PromiseRejectedResult).reason?.message ?? r.result);
+      } finally {
+        await sh(host, `sudo rm -f ${fill}`);
+        fs.writeFileSync(main, good);
+      }
+      // The words with the script left out (it holds its own messages).
+      const said = withoutScripts(msg);
+      assert.match(said, /not enough disk space for this version/);
+      const line = firstLine(said, /^\s*\/: \d+ MiB free, \d+ MiB needed \(/);
+      assert.ok(line, `the refusal names / with the space free and needed: ${withoutScripts(msg).slice(-2000)}`);
+      assert.deepEqual(load.failures, [], "no request failed");
+      assert.ok(load.bodies.length > 0 && load.bodies.every((b) => b === served), "the running version served throughout");
+      assert.equal(await liveVersionHashes(host, user), hashesBefore, "the live version's files are as they were");
+      const after = await s.stack.preview({ onOutput: (o) => (printed += o) });
+      assert.deepEqual(Object.entries(after.changeSummary ?? {}).filter(([k]) => k !== "same"), [], JSON.stringify(after.changeSummary));
+      return `${freeMiB} MiB free on / for the system user: up refused, "${firstLine(said, /not enough disk space/)}" "${line}"; ${load.bodies.length + load.failures.length} requests, ${load.failures.length} failed, all "${served}"; the live version's files byte for byte; space freed, app restored: preview no changes`;
     });
 
     // ---------------------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ test("phaseOf: every resource of the site in its phase", () => {
     "vm-subids": "user & ids",
     "vm-linger": "user & ids",
     "vm-dirs": "files",
+    "vm-space": "files",
     "vm-app-stage": "files",
     "vm-app-copy-flask-app": "files",
     "vm-app-install": "files",

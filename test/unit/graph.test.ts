@@ -8,7 +8,7 @@ import { crossHostWaits, dependsOn, loadProgram, mockHost } from "./program";
 test("one component tree per host, in dependency order, secrets kept secret", async () => {
   const { program, seen, graph } = await loadProgram([mockHost("web1", 2201), mockHost("web2", 2202)]);
   for (const h of ["web1", "web2"]) {
-    for (const c of ["user", "subids", "linger", "files", "cert", "secret", "image", "service"]) {
+    for (const c of ["user", "subids", "linger", "space", "files", "cert", "secret", "image", "service"]) {
       assert.ok(seen.some((r) => r.name === `${h}-${c}` && r.type.startsWith("flagun:")), `component ${h}-${c}`);
     }
     const order: [string, string][] = [
@@ -17,6 +17,9 @@ test("one component tree per host, in dependency order, secrets kept secret", as
       ["subids", "user"],
       ["linger", "subids"],
       ["dirs", "linger"],
+      ["space", "linger"],
+      ["dirs", "space"],
+      ["image", "space"],
       ["tls-key-file", "dirs"],
       ["app-secret", "linger"],
       ["app-install", "dirs"],

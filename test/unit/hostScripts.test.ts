@@ -271,6 +271,69 @@ test("record_version: the live version first, then the earlier ones still on the
   }
 });
 
+/**
+ * space.sh in a temp dir: `df` says every path is on `/` (the logs on `/logs`, 500 MiB free), with 5 MiB free
+ * while the old release is there and 500 MiB once it is gone; podman has the live image (200 MiB), `image` says if REF exists.
+ */
+function spaceWorld(image: "present" | "missing") {
+  const t = tmp();
+  const rel = `${t.dir}/releases`;
+  for (const [d, age] of [["old", 120], ["live", 60]] as const) {
+    fs.mkdirSync(`${rel}/${d}`, { recursive: true });
+    const at = new Date(Date.now() - age * 1000);
+    fs.utimesSync(`${rel}/${d}`, at, at);
+  }
+  fs.mkdirSync(`${t.dir}/configs`);
+  fs.writeFileSync(`${t.dir}/web.container`, `[Container]\nImage=img:live\nVolume=${rel}/live:/srv/app:ro,Z\n`);
+  t.stub("df", `case "$2" in */logs*) m=/logs ;; *) m=/ ;; esac\nif [ $m = / ] && [ -d ${rel}/old ]; then a=5120; else a=512000; fi\necho "Filesystem 1024-blocks Used Available Capacity Mounted on"\necho "dev 1000000 0 $a 0% $m"`);
+  t.stub("podman", `case "$1 $2" in "image exists") [ "$3" = img:live ] || [ ${image === "present" ? 1 : 0} = 1 ] ;; "image inspect") echo 209715200 ;; "images --format") echo img:live ;; esac`);
+  const run = (ref: string, needs: [string, string, number][]) => {
+    const r = spawnSync("sh", ["-c", hostScript(["deploy-fns", "space"], [`${t.dir}/web.container`, rel, `${t.dir}/configs`, "img", PARTIAL, "flagun", ref, 512, ...needs.flat()])], { encoding: "utf8", env: t.env, timeout: 30000 });
+    return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
+  };
+  return { t, rel, run };
+}
+
+test("space: enough on every filesystem: nothing pruned", () => {
+  const { t, rel, run } = spaceWorld("present");
+  try {
+    const r = run("img:new", [["release", `${rel}/new`, 3], ["logs", `${t.dir}/logs`, 16]]);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, "disk space: enough for this version");
+    assert.deepEqual(fs.readdirSync(rel).sort(), ["live", "old"]);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("space: short, the versions kept for rollback go first (never the live one), then it fits", () => {
+  const { t, rel, run } = spaceWorld("present");
+  try {
+    const r = run("img:new", [["upload area", `${t.dir}/stage`, 10], ["release", `${rel}/new`, 10]]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^disk space: short \(\/: 5 MiB free, 20 MiB needed \(upload area \(.*\/stage\); release \(.*\/releases\/new\)\)\); pruning/);
+    assert.match(r.out, /disk space: enough for this version$/);
+    assert.deepEqual(fs.readdirSync(rel), ["live"]);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("space: still short after pruning: refused, naming each filesystem, the space free and needed; a new image counts the live one's size", () => {
+  const { t, rel, run } = spaceWorld("missing");
+  try {
+    const r = run("img:new", [["release", `${rel}/new`, 10], ["image store", `${t.dir}/home/.local/share/containers`, 0], ["logs", `${t.dir}/logs`, 600]]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^not enough disk space for this version \(nothing of it was uploaded or built; the running version keeps serving\):/);
+    assert.match(r.err, /^ {2}\/logs: 500 MiB free, 600 MiB needed \(logs \(.*\/logs\)\)$/m);
+    assert.match(r.out, /\/: 5 MiB free, 211 MiB needed/, "the new image counted at the live image's size (200 MiB)");
+    assert.doesNotMatch(r.err, /^ {2}\/: /m, "/ has room once the old release is gone (10 + 201 MiB for the image)");
+    assert.deepEqual(fs.readdirSync(rel), ["live"]);
+  } finally {
+    t.cleanup();
+  }
+});
+
 /** config-version.sh (the system user's part of files.installConfigVersion), with `files` (name, text) on its stdin (files.configStdin). */
 function configVersion(t: ReturnType<typeof tmp>, dest: string, files: [string, string][], stdin = configStdin(files.map(([file, text]) => ({ file, text })))) {
   const r = spawnSync("sh", ["-c", hostScript(["config-version"], [dest, PARTIAL])], { input: stdin, encoding: "utf8", env: t.env, timeout: 30000 });

@@ -1,0 +1,27 @@
+// The disk space check before a version is uploaded or built: sh/space.sh, as the system user.
+import { Layout } from "../layout";
+import { Privilege, asUser } from "../shell";
+import { unitPaths } from "./deploy";
+import { PARTIAL } from "./files";
+import { hostScript } from "./hostScript";
+
+/** What a version writes where, in MiB (components/diskSpace.ts); "image store" also gets the image's own need. */
+export interface SpaceNeed {
+  name: string;
+  path: string;
+  mib: number;
+}
+
+/** The MiB a new image needs when there is no live image to measure (the test image is about 140 MB). */
+export const NEW_IMAGE_MIB = 512;
+
+export function spaceCheck(p: Privilege, l: Layout, imageRef: string, needs: SpaceNeed[]): string {
+  return asUser(
+    p,
+    l.user,
+    hostScript(
+      ["deploy-fns", "space"],
+      [unitPaths(l).quadlet, l.releasesDir, l.configsDir, l.image, PARTIAL, l.user, imageRef, NEW_IMAGE_MIB, ...needs.flatMap((n) => [n.name, n.path, n.mib])],
+    ),
+  );
+}
