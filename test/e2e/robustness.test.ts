@@ -1039,9 +1039,21 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       assert.deepEqual(load.failures, [], "no request failed");
       assert.ok(load.bodies.length > 0 && load.bodies.every((b) => b === served), "the running version served throughout");
       assert.equal(await liveVersionHashes(host, user), hashesBefore, "the live version's files are as they were");
+      // Space freed, app restored: the next up re-runs only the checks (the refused one, and the connection's,
+      // whose trigger the change moved), no deploy; then nothing is left to do.
+      const ran = new Set<string>();
+      await s.stack.up({
+        onOutput: (o) => (printed += o),
+        onEvent: (e: EngineEvent) => {
+          const m = e.resOutputsEvent?.metadata;
+          if (m && m.op !== "same" && m.type !== "pulumi:pulumi:Stack" && !m.type.startsWith("pulumi:providers:")) ran.add(m.urn.split("::").pop()!);
+        },
+      });
+      assert.deepEqual([...ran].filter((r) => !["vm-ssh-check", "vm-space", "vm-state"].includes(r)), [], `the up after the refusal ran more than the checks: ${[...ran].join(", ")}`);
       const after = await s.stack.preview({ onOutput: (o) => (printed += o) });
       assert.deepEqual(Object.entries(after.changeSummary ?? {}).filter(([k]) => k !== "same"), [], JSON.stringify(after.changeSummary));
-      return `${freeMiB} MiB free on / for the system user: up refused, "${firstLine(said, /not enough disk space/)}" "${line}"; ${load.bodies.length + load.failures.length} requests, ${load.failures.length} failed, all "${served}"; the live version's files byte for byte; space freed, app restored: preview no changes`;
+      assert.equal((await httpsGet(url, out.certificatePem.value)).body, served);
+      return `${freeMiB} MiB free on / for the system user: up refused, "${firstLine(said, /not enough disk space/)}" "${line}"; ${load.bodies.length + load.failures.length} requests, ${load.failures.length} failed, all "${served}"; the live version's files byte for byte; space freed, app restored: up ran ${[...ran].join(", ")}, then preview no changes`;
     });
 
     // ---------------------------------------------------------------------------------------------
