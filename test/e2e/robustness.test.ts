@@ -1002,7 +1002,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       assert.match(install, /already installed/, "the kept release is reused");
       const releasesAfter = (await sh(host, `sudo ls -1 ${releases}`)).trim().split("\n");
       assert.deepEqual(releasesAfter.filter((r) => !releasesBefore.includes(r)), [], "no release directory added");
-      return `up ${upS.toFixed(0)} s under load: ${load.bodies.length + load.failures.length} requests, ${load.failures.length} failed, ${load.bodies.filter((b) => b === "Hello, World!").length} already the previous body; app-install: "${install.split("\n").pop()}"; no release directory added; image ${versions[0].image} (no build); ran: ${changed.map((c) => c.split(" ").pop()).join(" ")}; versions: ${versions.map((v) => `${v.app}/${v.config}`).join(", ")}`;
+      return `up ${upS.toFixed(0)} s under load: ${load.bodies.length + load.failures.length} requests, ${load.failures.length} failed, ${load.bodies.filter((b) => b === "Hello, World!").length} already the previous body; app-install: "${install.split("\n").pop()}"; no release directory added; image ${versions[0].image} (no build); ran: ${[...new Set(changed.map((c) => c.split(" ").pop()))].join(" ")}; versions: ${versions.map((v) => `${v.app}/${v.config}`).join(", ")}`;
     });
 
     // ---------------------------------------------------------------------------------------------
