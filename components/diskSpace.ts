@@ -4,7 +4,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { SpaceNeed, spaceCheck } from "../lib/commands/space";
+import { BaseArchive, SpaceNeed, spaceCheck } from "../lib/commands/space";
 import { INSTANCE_DIR, listFiles } from "../lib/hash";
 import { HostContext, hostCommand } from "./context";
 
@@ -16,17 +16,16 @@ const bytesOf = (root: string, skipTop: string[] = []) =>
 /** MiB for `bytes`, rounded up, plus one for the file system's own overhead (blocks, directories). */
 const mib = (bytes: number) => Math.ceil(bytes / (1 << 20)) + 1;
 
-/** What a version of the site writes on the host, and where (the image's own need is the host script's). */
+/** What a version of the site writes on the host, and where (the image's and the base archive's needs are the host script's). */
 export function versionNeeds(ctx: HostContext, repoDir: string): SpaceNeed[] {
   const { site, layout: l } = ctx;
   const app = bytesOf(site.appDir, [INSTANCE_DIR]);
   const context = ["Containerfile", "container", "config/requirements.txt"].reduce((sum, p) => sum + bytesOf(path.join(repoDir, p)), 0);
-  const archive = site.baseImageArchive ? bytesOf(site.baseImageArchive) : 0;
   return [
-    { name: "upload area", path: l.stageDir, mib: mib(app + context + archive) },
+    { name: "upload area", path: l.stageDir, mib: mib(app + context) },
     { name: "release", path: l.releasesDir, mib: mib(app) },
     { name: "configuration", path: l.configsDir, mib: 1 },
-    { name: "image store", path: `${l.home}/.local/share/containers`, mib: archive ? mib(archive) : 0 },
+    { name: "image store", path: `${l.home}/.local/share/containers`, mib: 0 },
     { name: "logs", path: l.logDir, mib: LOG_MIB },
   ];
 }
@@ -36,13 +35,21 @@ export class DiskSpace extends pulumi.ComponentResource {
   readonly ready: pulumi.Resource;
 
   /** `deployFingerprint` (as HostConnection's): checked on every `up` that sends something; none on a converged host. */
-  constructor(name: string, ctx: HostContext, args: { repoDir: string; imageRef: string; deployFingerprint: string; after: pulumi.Resource[] }, opts?: pulumi.ComponentResourceOptions) {
+  /** `baseImage`: the image `baseImageArchive` loads (PodmanImage's ImageDecl), with one. */
+  constructor(
+    name: string,
+    ctx: HostContext,
+    args: { repoDir: string; imageRef: string; baseImage?: string; deployFingerprint: string; after: pulumi.Resource[] },
+    opts?: pulumi.ComponentResourceOptions,
+  ) {
     super("flagun:site:DiskSpace", name, {}, opts);
+    const archive = ctx.site.baseImageArchive;
+    const base: BaseArchive | undefined = archive && args.baseImage ? { image: args.baseImage, mib: mib(bytesOf(archive)) } : undefined;
     this.ready = hostCommand(
       ctx,
       this,
       "space",
-      { create: spaceCheck(ctx.priv, ctx.layout, args.imageRef, versionNeeds(ctx, args.repoDir)), triggers: [args.deployFingerprint] },
+      { create: spaceCheck(ctx.priv, ctx.layout, args.imageRef, versionNeeds(ctx, args.repoDir), base), triggers: [args.deployFingerprint] },
       { dependsOn: args.after },
     );
     this.registerOutputs({});

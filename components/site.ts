@@ -120,7 +120,7 @@ export class Site extends pulumi.ComponentResource {
       child,
     );
     const ctx: HostContext = { ...hostCtx, repairs: state.repairs };
-    const space = new DiskSpace(`${name}-space`, ctx, { repoDir: args.repoDir, imageRef: imageSpec.ref, deployFingerprint: fingerprint, after: [linger.ready] }, child);
+    const space = new DiskSpace(`${name}-space`, ctx, { repoDir: args.repoDir, imageRef: imageSpec.ref, baseImage: imageSpec.archiveHash ? imageSpec.baseImage : undefined, deployFingerprint: fingerprint, after: [linger.ready] }, child);
     const files = new SiteFiles(`${name}-files`, ctx, { appHash: app, configFiles, after: [space.ready] }, child);
     const cert = new Certificate(`${name}-cert`, ctx, { names, provided: args.providedTls, after: [files.dirs] }, child);
     // Component names as before secrets had versions (their URNs).

@@ -286,9 +286,9 @@ function spaceWorld(image: "present" | "missing") {
   fs.mkdirSync(`${t.dir}/configs`);
   fs.writeFileSync(`${t.dir}/web.container`, `[Container]\nImage=img:live\nVolume=${rel}/live:/srv/app:ro,Z\n`);
   t.stub("df", `case "$2" in */logs*) m=/logs ;; *) m=/ ;; esac\nif [ $m = / ] && [ -d ${rel}/old ]; then a=5120; else a=512000; fi\necho "Filesystem 1024-blocks Used Available Capacity Mounted on"\necho "dev 1000000 0 $a 0% $m"`);
-  t.stub("podman", `case "$1 $2" in "image exists") [ "$3" = img:live ] || [ ${image === "present" ? 1 : 0} = 1 ] ;; "image inspect") echo 209715200 ;; "images --format") echo img:live ;; esac`);
-  const run = (ref: string, needs: [string, string, number][]) => {
-    const r = spawnSync("sh", ["-c", hostScript(["deploy-fns", "space"], [`${t.dir}/web.container`, rel, `${t.dir}/configs`, "img", PARTIAL, "flagun", ref, 512, ...needs.flat()])], { encoding: "utf8", env: t.env, timeout: 30000 });
+  t.stub("podman", `case "$1 $2" in "image exists") [ "$3" = img:live ] || [ "$3" = base:loaded ] || [ ${image === "present" ? 1 : 0} = 1 ] ;; "image inspect") echo 209715200 ;; "images --format") echo img:live ;; esac`);
+  const run = (ref: string, needs: [string, string, number][], base = "") => {
+    const r = spawnSync("sh", ["-c", hostScript(["deploy-fns", "space"], [`${t.dir}/web.container`, rel, `${t.dir}/configs`, "img", PARTIAL, "flagun", ref, 512, base, 300, ...needs.flat()])], { encoding: "utf8", env: t.env, timeout: 30000 });
     return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
   };
   return { t, rel, run };
@@ -329,6 +329,21 @@ test("space: still short after pruning: refused, naming each filesystem, the spa
     assert.match(r.out, /\/: 5 MiB free, 211 MiB needed/, "the new image counted at the live image's size (200 MiB)");
     assert.doesNotMatch(r.err, /^ {2}\/: /m, "/ has room once the old release is gone (10 + 201 MiB for the image)");
     assert.deepEqual(fs.readdirSync(rel), ["live"]);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("space: a base image archive (300 MiB) counts in the upload area and the image store only while its image is not loaded", () => {
+  const { t, rel, run } = spaceWorld("missing");
+  try {
+    fs.rmSync(`${rel}/old`, { recursive: true });
+    // The new image (missing) counts at the live one's size, 201 MiB, either way.
+    const needs: [string, string, number][] = [["upload area", `${t.dir}/stage`, 2], ["image store", `${t.dir}/store`, 0]];
+    assert.equal(run("img:new", needs, "base:loaded").out, "disk space: enough for this version");
+    const r = run("img:new", needs, "base:missing");
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^ {2}\/: 500 MiB free, 803 MiB needed \(upload area .*; image store .*\)$/m);
   } finally {
     t.cleanup();
   }

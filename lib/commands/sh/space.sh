@@ -2,13 +2,15 @@
 # The disk space a version needs, checked before anything of it is uploaded or built (lib/commands/space.ts),
 # as the system user, after the functions of deploy-fns.sh. Arguments: the unit file, the releases and
 # configurations directories, the image repository, the suffix of partial versions, the system user, the image
-# this version runs and the MiB a new image needs when no live image tells its size; then NAME PATH MIB triples:
-# what this version writes where (the one named "image store" gets the image's MiB when the image is not there).
+# this version runs and the MiB a new image needs when no live image tells its size, the base image loaded from
+# an archive and the archive's MiB ("" and 0 without one); then NAME PATH MIB triples: what this version writes
+# where. The image's MiB go to the one named "image store" when the image is not there; the archive's to it and
+# to "upload area" when the base image is not there (it is uploaded and loaded only then).
 # Short on a filesystem: the versions kept for rollback are pruned (the live one never), then it is checked
 # again; still short: refused, naming each filesystem, the space free and the space needed.
 set -eu
-unit_file=$1 releases=$2 configs=$3 repo=$4 partial=$5 user=$6 ref=$7 new_image_mib=$8
-shift 8
+unit_file=$1 releases=$2 configs=$3 repo=$4 partial=$5 user=$6 ref=$7 new_image_mib=$8 base=$9 base_mib=${10}
+shift 10
 
 # `existing PATH`: PATH or its nearest ancestor that exists (a first install creates them later).
 existing() {
@@ -26,12 +28,17 @@ if ! podman image exists "$ref"; then
   if [ -n "$live" ] && size=$(podman image inspect --format '{{.Size}}' "$live" 2>/dev/null); then image_mib=$((size / 1048576 + 1)); fi
 fi
 
+if [ -z "$base" ] || podman image exists "$base"; then base_mib=0; fi
+
 # One line per need: MOUNT MIB NAME (PATH).
 needs=""
 while [ $# -ge 3 ]; do
   name=$1 path=$2 mib=$3
   shift 3
-  if [ "$name" = "image store" ]; then mib=$((mib + image_mib)); fi
+  case $name in
+    "image store") mib=$((mib + image_mib + base_mib)) ;;
+    "upload area") mib=$((mib + base_mib)) ;;
+  esac
   if [ "$mib" -gt 0 ]; then needs="$needs$(mount_of "$path") $mib $name ($path)
 "; fi
 done
