@@ -48,13 +48,19 @@ write_file() {
   fi
 }
 
+# `mounted UNIT_FILE DIR`: the name of DIR's version directory (a release or configuration) that UNIT_FILE mounts.
+mounted() { sed -n "s#^Volume=$2/\\([0-9a-f]*\\):.*#\\1#p" "$1"; }
+
+# `unit_image UNIT_FILE`: the image UNIT_FILE runs.
+unit_image() { sed -n 's/^Image=//p' "$1"; }
+
 # `prune_versions UNIT_FILE DIR USER PARTIAL KEPT`: deletes the version directories of DIR (releases or
 # configurations, each named by its content hash) beyond the KEPT newest, never the one UNIT_FILE mounts, and
 # USER's leftovers of interrupted installs (names containing PARTIAL, files.installRelease,
 # sh/config-version.sh). As the user: one it cannot delete (a root-owned leftover of an older version, which
 # the next release install removes) is named, not a failure.
 prune_versions() {
-  current=$(sed -n "s#^Volume=$2/\\([0-9a-f]*\\):.*#\\1#p" "$1")
+  current=$(mounted "$1" "$2")
   # Version names are content hashes (with the PARTIAL suffix): one a line; `ls -t` is sh's only sort by age.
   # shellcheck disable=SC2010
   ls -1A "$2" | grep -F "$4" | while read -r r; do remove_version "$2" "$r" "$3"; done
@@ -73,7 +79,7 @@ prune_secrets() {
 # `prune_images UNIT_FILE REPO KEPT`: deletes the images of REPO (the site's, each tagged by its content hash)
 # beyond the KEPT newest, never the one UNIT_FILE runs: rolling back to a retained version builds nothing.
 prune_images() {
-  live=$(sed -n 's/^Image=//p' "$1")
+  live=$(unit_image "$1")
   podman images --format '{{.Repository}}:{{.Tag}}' "$2" | while read -r ref; do
     echo "$(podman image inspect --format '{{.Created.Unix}}' "$ref" 2>/dev/null || echo 0) $ref"
   done | sort -rn | tail -n +"$(($3 + 1))" | while read -r _ ref; do
@@ -86,9 +92,9 @@ prune_images() {
 # the host (their directories and image retained) and prints them, newest (the live one) first, one
 # `version SINCE APP CONFIG IMAGE` line each (deploy.ts parseVersions).
 record_version() {
-  app=$(sed -n "s#^Volume=$2/\([0-9a-f]*\):.*#\1#p" "$1")
-  config=$(sed -n "s#^Volume=$3/\([0-9a-f]*\):.*#\1#p" "$1")
-  image=$(sed -n 's/^Image=//p' "$1")
+  app=$(mounted "$1" "$2")
+  config=$(mounted "$1" "$3")
+  image=$(unit_image "$1")
   mkdir -p "$(dirname "$5")"
   kept=$({ echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $app $config $image"; cat "$5" 2>/dev/null || true; } | while read -r since a c i; do
     if [ -d "$2/$a" ] && [ -d "$3/$c" ] && podman image exists "$i"; then echo "$since $a $c $i"; fi

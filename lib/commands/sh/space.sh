@@ -24,7 +24,7 @@ free_mib() { df -Pk "$(existing "$1")" | awk 'NR == 2 { print int($4 / 1024) }';
 image_mib=0
 if ! podman image exists "$ref"; then
   image_mib=$new_image_mib
-  live=$(sed -n 's/^Image=//p' "$unit_file" 2>/dev/null || true)
+  live=$(unit_image "$unit_file" 2>/dev/null || true)
   if [ -n "$live" ] && size=$(podman image inspect --format '{{.Size}}' "$live" 2>/dev/null); then image_mib=$((size / 1048576 + 1)); fi
 fi
 
