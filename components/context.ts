@@ -1,7 +1,7 @@
 // What every per-host component needs: how to reach the host, where things live on it, and the drift
 // repairs its commands carry.
 import * as pulumi from "@pulumi/pulumi";
-import { remote, types } from "@pulumi/command";
+import { local, remote, types } from "@pulumi/command";
 import { HostConfig, SiteConfig } from "../lib/config";
 import { RepairKinds, RepairsInput, repaired } from "../lib/drift";
 import { Layout } from "../lib/layout";
@@ -52,6 +52,26 @@ export function hostCommand(
   return new remote.Command(
     `${ctx.host.name}-${name}`,
     { connection: ctx.connection, addPreviousOutputInEnv: false, ...args, ...(repairs ? { create: repaired(args.create, ctx.repairs, repairs) } : {}) },
+    { parent, ...opts },
+  );
+}
+
+/**
+ * A login to the host from this machine with OpenSSH's client (lib/commands/connection.ts sshRun): `script`
+ * for `sh`, as a child of `parent`, run again when `trigger` changes. The script travels in the environment,
+ * so a failure prints its own message and not the script; the private key reaches ssh through stdin and a
+ * 0600 temp file, never a command line.
+ */
+export function localLogin(ctx: HostContext, parent: pulumi.Resource, name: string, script: string, trigger: string, opts: pulumi.CustomResourceOptions = {}): local.Command {
+  return new local.Command(
+    `${ctx.host.name}-${name}`,
+    {
+      create: 'exec /bin/sh -c "$FLAGUN_LOGIN"',
+      environment: { FLAGUN_LOGIN: script },
+      stdin: ctx.connection.privateKey ?? "",
+      triggers: [trigger],
+      addPreviousOutputInEnv: false,
+    },
     { parent, ...opts },
   );
 }

@@ -22,7 +22,8 @@ export function versionNeeds(ctx: HostContext, repoDir: string): SpaceNeed[] {
   const app = bytesOf(site.appDir, [INSTANCE_DIR]);
   const context = ["Containerfile", "container", "config/requirements.txt"].reduce((sum, p) => sum + bytesOf(path.join(repoDir, p)), 0);
   return [
-    { name: "upload area", path: l.stageDir, mib: mib(app + context) },
+    // The app goes straight into its release (lib/commands/release.ts); the build context through the upload area.
+    { name: "upload area", path: l.stageDir, mib: mib(context) },
     { name: "release", path: l.releasesDir, mib: mib(app) },
     { name: "configuration", path: l.configsDir, mib: 1 },
     { name: "image store", path: `${l.home}/.local/share/containers`, mib: 0 },

@@ -5,13 +5,13 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { configStdin, createDirs, deleteDirs, installConfigVersion, installRelease } from "../lib/commands/files";
-import { hashParts, short } from "../lib/hash";
+import { configStdin, createDirs, deleteDirs, installConfigVersion } from "../lib/commands/files";
+import { sendRelease } from "../lib/commands/release";
+import { hashParts } from "../lib/hash";
 import { SiteConfig } from "../lib/config";
 import { fileRepair } from "../lib/drift";
 import { APP_SETTINGS_FILE, appSettings, renderTemplate, templateValues } from "../lib/render";
-import { HostContext, hostCommand } from "./context";
-import { upload } from "./upload";
+import { HostContext, hostCommand, localLogin } from "./context";
 
 export const CONFIG_TEMPLATES = ["nginx.conf", "gunicorn.conf.py", "logrotate.conf"];
 /** The files of a configuration version (each one a drift repair kind, lib/drift.ts). */
@@ -55,15 +55,10 @@ export class SiteFiles extends pulumi.ComponentResource {
     }, { dependsOn: args.after });
 
     this.appHash = args.appHash;
-    const stage = `${l.stageDir}/app-${short(this.appHash)}`;
-    const copies = upload(ctx, this, "app", stage, [{ at: path.basename(site.appDir), source: new pulumi.asset.FileArchive(site.appDir) }], [], [this.dirs]);
-    const app = hostCommand(
-      ctx,
-      this,
-      "app-install",
-      { create: installRelease(priv, l.user, `${stage}/${path.basename(site.appDir)}`, l.releaseDir(this.appHash), stage), triggers: [this.appHash] },
-      { dependsOn: copies },
-    );
+    // One login from this machine (OpenSSH's client, as the connection check): the host says whether it keeps
+    // this release (a rollback: nothing is sent), else the app travels as a tar stream into the new release.
+    // The app's path relative to the project, so another checkout of the same project changes nothing here.
+    const app = localLogin(ctx, this, "app-install", sendRelease(ctx.host, priv, l.user, path.relative(process.cwd(), site.appDir) || ".", l.releaseDir(this.appHash)), this.appHash, { dependsOn: [this.dirs] });
 
     this.configHash = configHash(args.configFiles);
     const config = hostCommand(

@@ -26,8 +26,10 @@ export function connectionCheck(h: HostConfig): string {
 
 /**
  * `connectionCheck`'s login, running `remote` (a command for the admin user's shell) instead of `true`:
- * on success its output, then the "connected" line; on failure one line naming the cause, as the check.
+ * on success its output, then the "connected" line; on failure the cause, as the check. With `send`: when
+ * `remote` prints `send` last, a second login runs `send.remote` with a tar stream of the local directory
+ * `send.dir` on its stdin.
  */
-export function sshRun(h: HostConfig, remote: string): string {
-  return hostScript(["ssh-run"], [sshTarget(h), h.address, h.port, h.user, h.hostKey, remote, CHECK_ATTEMPTS, CHECK_RETRY_DELAY_S]);
+export function sshRun(h: HostConfig, remote: string, send?: { dir: string; remote: string }): string {
+  return hostScript(["ssh-run"], [sshTarget(h), h.address, h.port, h.user, h.hostKey, remote, CHECK_ATTEMPTS, CHECK_RETRY_DELAY_S, ...(send ? [send.dir, send.remote] : [])]);
 }

@@ -6,7 +6,6 @@
 // inside the user's trees is done as the user (runuser). Where root must still act there (destroy, a data
 // directory taken over again), it uses no-follow forms only, each with a comment saying why it is safe.
 import * as path from "path";
-import { INSTANCE_DIR } from "../hash";
 import { Layout, STAGE_ROOT } from "../layout";
 import { Privilege, asRoot, asUser, asUserFromRoot, q, script } from "../shell";
 import { hostScript, hostScriptText } from "./hostScript";
@@ -191,50 +190,6 @@ export function removeStage(p: Privilege, stage: string): string {
 
 /** Where a release is built beside its final name (its name says which; never mounted). */
 export const PARTIAL = ".partial";
-
-/**
- * Install the uploaded tree as the release directory `dest` (Layout.releaseDir: named by its content hash),
- * built beside it and renamed into place, so `dest` exists only complete; an existing `dest` has the same
- * content and may be mounted by the running container, so it is kept as it is. The top-level `instance`
- * directory is left out of the copy and created empty: the container mounts the app data there.
- *
- * The releases directory is the user's: root only reads the upload (the admin's stage) into a tar stream;
- * the user unpacks, sets modes and renames, in a fresh directory of its own (mktemp).
- */
-export function installRelease(p: Privilege, user: string, uploaded: string, dest: string, stage: string): string {
-  const releases = path.posix.dirname(dest);
-  const partial = `${path.posix.basename(dest)}${PARTIAL}`;
-  const installed = asUserFromRoot(user, `[ -d ${q(dest)} ] && [ ! -L ${q(dest)} ]`);
-  const unpack = script(
-    // A link or file in its place is the user's own doing (a version never installs one): replaced.
-    `if [ -L ${q(dest)} ] || [ -e ${q(dest)} ]; then rm -rf ${q(dest)}; fi`,
-    `tmp=$(mktemp -d ${q(`${releases}/${partial}.XXXXXX`)})`,
-    'tar -C "$tmp" -xf - --no-same-owner',
-    // dash has no pipefail: an upload root could not read arrives as an empty stream.
-    `[ -n "$(ls -A "$tmp")" ] || { rm -rf "$tmp"; echo "release ${dest}: the upload arrived empty" >&2; exit 1; }`,
-    'find "$tmp" -name __pycache__ -prune -exec rm -rf {} +',
-    `mkdir "$tmp"/${INSTANCE_DIR}`,
-    'chmod -R u=rwX,g=rX,o= "$tmp"',
-    `mv -T "$tmp" ${q(dest)}`,
-    // Something running as the user can swap its own directory for a link while this runs: never installed.
-    `if [ -L ${q(dest)} ] || [ ! -d ${q(dest)} ]; then rm -f ${q(dest)}; echo "release ${dest}: its build directory was replaced while it was built (by something running as ${user}): refused" >&2; exit 1; fi`,
-    `echo "installed $(find ${q(dest)} -type f | wc -l) files in ${dest}"`,
-  );
-  return asRoot(
-    p,
-    script(
-      `if ${installed}; then echo "release ${dest} already installed"; rm -rf ${q(stage)}; exit 0; fi`,
-      `[ -d ${q(uploaded)} ] || { echo "upload ${uploaded} is missing" >&2; exit 1; }`,
-      // A root-owned leftover of an older version's root-run install: the user cannot delete it, so root does,
-      // no-follow only: find -P never follows a symlink (one swapped in is deleted itself), -xdev stays on this
-      // file system, and -delete unlinks by directory descriptor.
-      `find -P ${q(releases)} -mindepth 1 -maxdepth 1 -name ${q(`*${PARTIAL}`)} -user 0 -exec find -P {} -xdev -depth -delete \\;`,
-      // Root reads only the upload, in the admin's own stage; the user writes every file of the release.
-      `tar -C ${q(uploaded)} --anchored --exclude=./${INSTANCE_DIR} -cf - . | ${asUserFromRoot(user, unpack)}`,
-      `rm -rf ${q(stage)}`,
-    ),
-  );
-}
 
 /**
  * Install the configuration version `configHash` as its own directory (Layout.configVersionDir), as the system

@@ -13,9 +13,9 @@
 //   7. TLS scan with sslscan; 5. secrets grep; 6. least privilege (a reboot: the app group, realApps.ts);
 //   2. SSH dropped while an up runs, the next up converges;
 //  12d. a release install raced by the user swapping .partial directories for symlinks to /usr: nothing followed;
-//  10. a broken app deploy under load (with new settings and a rotated app secret), then again with gunicorn's
+//  10. a broken app deploy under load (with new settings, a rotated app secret and a new image), then again with gunicorn's
 //      error.log a symlink to the TLS key (never shown), then a restart and a reboot: the old version serves;
-//  13. rollback: the previous app put back, up under load: a switch to its kept release and image;
+//  13. rollback: the previous app put back, up under load: a switch to its kept release and image (nothing sent);
 //  14. disk full: an app change refused before anything is uploaded, naming the filesystem and the space;
 //   8. destroy after all that leaves nothing behind, except an operator's file it reports (and keeps), and follows
 //      none of the user's symlinks planted in the home, installPath, logPath and dataPath.
@@ -845,10 +845,17 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
     });
 
     // ---------------------------------------------------------------------------------------------
-    await step("10 broken app deploy (import error; app module, env, a rotated app secret and a gunicorn setting changed with it), then again with gunicorn's error.log a symlink to the TLS key: up fails naming the cause, the key never shown, the old version serves throughout and after a restart and a reboot, its files and secrets as they were", async () => {
+    await step("10 broken app deploy (import error; app module, env, a rotated app secret, a gunicorn setting and the image changed with it), then again with gunicorn's error.log a symlink to the TLS key: up fails naming the cause, the key never shown, the old version serves throughout and after a restart and a reboot, its files and secrets as they were", async () => {
       const main = path.join(s.workDir, "flask_app", "main.py");
       const good = fs.readFileSync(main, "utf8");
+      // The app's own requirements.txt is part of the image: a comment-only one is a new image tag whose build
+      // reuses every layer but the app's requirements step (it installs nothing).
+      const appRequirements = path.join(s.workDir, "flask_app", "requirements.txt");
+      assert.ok(!fs.existsSync(appRequirements), "the placeholder app has no requirements.txt");
       const u = asUserPrefix(user, out.hosts.value.vm.uid);
+      const liveImage = async () => (await sh(host, `${u} podman inspect -f '{{.ImageName}}' flagun-web`)).trim();
+      const imageBefore = await liveImage();
+      const imagesBefore = (await sh(host, `${u} podman images --format '{{.Repository}}:{{.Tag}}'`)).trim().split("\n");
       const unitState = () => sh(host, `${u} sh -c 'cat ~/.config/containers/systemd/flagun-web.container; systemctl --user show -p MainPID -p NRestarts flagun-web.service'`);
       const unitBefore = await unitState();
       const before = await canaries();
@@ -875,6 +882,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       assert.equal(secretsBefore.token, ROBUST_TOKEN, "the running version reads the appSecrets value");
       await s.stack.setAllConfig(settings);
       fs.writeFileSync(main, `raise RuntimeError("broken on purpose by the robustness test")\n${good}`);
+      fs.writeFileSync(appRequirements, "# robustness row 10: a new image for the broken version\n");
       let first = "";
       let second = "";
       let third = "";
@@ -894,10 +902,14 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
         assert.ok(bodies.length > 0 && bodies.every((b) => b === CHANGED_BODY), "only the old body was served");
         const unitAfter = await unitState();
         assert.equal(unitAfter, unitBefore, "the running unit was not touched (same file, same process, no restart)");
+        const imagesNow = (await sh(host, `${u} podman images --format '{{.Repository}}:{{.Tag}}'`)).trim().split("\n");
+        const imageRefused = imagesNow.filter((i) => !imagesBefore.includes(i)).join(" ");
+        assert.match(imageRefused, /^[^ ]+:[0-9a-f]+$/, `the refused version's image was built beside the live ${imageBefore}: ${imagesNow.join(", ")}`);
+        assert.equal(await liveImage(), imageBefore, "the running container's image is the one from before");
         assert.equal((await sh(host, `${u} podman ps -a --format '{{.Names}}'`)).trim(), "flagun-web", "no candidate or standby left behind");
         // A release install with no racer: root's leftover from 12b is gone now, whatever 12d's race left of it.
         assert.equal((await host.run(`sudo test -e ${leftover} || sudo test -L ${leftover}`)).code, 1, `${leftover} is still there after a release install`);
-        first = `up failed after ${upS.toFixed(0)} s: "${firstLine(msg, /deploy refused/)}", cause shown: "${firstLine(msg, /RuntimeError/)}"; during it ${bodies.length + failures.length} requests, ${failures.length} failed, all "${CHANGED_BODY}"; unit file, MainPID, NRestarts unchanged; 12b's leftover gone`;
+        first = `up failed after ${upS.toFixed(0)} s: "${firstLine(msg, /deploy refused/)}", cause shown: "${firstLine(msg, /RuntimeError/)}"; its image ${imageRefused.split(":").pop()} built beside the live ${imageBefore.split(":").pop()}; during it ${bodies.length + failures.length} requests, ${failures.length} failed, all "${CHANGED_BODY}"; unit file, MainPID, NRestarts unchanged; 12b's leftover gone`;
 
         // The same deploy again (it failed, so it runs again), with the app's error log a symlink to the TLS key:
         // the key is the user's own file, so only the excerpt's check on the open file refuses it. The standby's
@@ -954,9 +966,11 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
         assert.equal((await httpsGet(url, out.certificatePem.value)).body, CHANGED_BODY, "after a reboot: the version that was serving");
         assert.equal(await liveVersionHashes(host, user), hashesBefore, "after a reboot: every file the live version reads is as it was");
         assert.deepEqual(await secretsIn(), secretsBefore, "after a reboot: the secrets that were serving");
+        assert.equal(await liveImage(), imageBefore, "after a restart and a reboot: the image that was serving");
         third = `then systemctl --user restart: 200 "${CHANGED_BODY}" after ${backS.toFixed(0)} s, then a reboot (${rebootS.toFixed(0)} s): 200 "${CHANGED_BODY}" ${bootS.toFixed(0)} s later; unit file unchanged; the live version's ${hashesBefore.trim().split("\n").length} files (unit, configuration, release) byte for byte (sha256) and its secrets (${secretsBefore.names.trim().split(" ").length}, names and the appSecrets value) as they were, each time`;
       } finally {
         fs.writeFileSync(main, good);
+        fs.rmSync(appRequirements, { force: true });
         for (const [k, v] of settingsBefore) await (v === undefined ? s.stack.removeConfig(k) : s.stack.setConfig(k, v));
       }
       await sameCanaries(before, "(10)");
@@ -969,7 +983,7 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
     });
 
     // ---------------------------------------------------------------------------------------------
-    await step("13 rollback: the previous app put back in the project, up under load: a switch to its kept release and image (no install, no build), 0 failed requests, its time printed; versions lists it first", async () => {
+    await step("13 rollback: the previous app put back in the project, up under load: a switch to its kept release and image (nothing sent, no install, no build), 0 failed requests, its time printed; versions lists it first", async () => {
       const main = path.join(s.workDir, "flask_app", "main.py");
       const before = (await s.stack.outputs()).hosts.value.vm.versions as RetainedVersion[];
       // The release the site checks' app change replaced (its Hello, World!), kept since.
@@ -996,13 +1010,14 @@ test("robustness: hostile config, host identity, interrupted provisioning, TLS s
       // What the up's commands said: the release was there (not installed again), the image not rebuilt.
       const stdoutOf = async (name: string) => {
         const resources = (await s.stack.exportStack()).deployment.resources as { urn: string; outputs?: { stdout?: unknown } }[];
-        return String(resources.find((r) => r.urn.endsWith(`command:remote:Command::${name}`))?.outputs?.stdout ?? "").trim();
+        return String(resources.find((r) => r.urn.endsWith(`::${name}`))?.outputs?.stdout ?? "").trim();
       };
-      const install = await stdoutOf("vm-app-install");
-      assert.match(install, /already installed/, "the kept release is reused");
+      const release = await stdoutOf("vm-app-install");
+      assert.match(release, /^release \S+ already installed$/m, "the kept release is reused");
+      assert.doesNotMatch(release, /installed \d+ files/, "nothing of the app was sent");
       const releasesAfter = (await sh(host, `sudo ls -1 ${releases}`)).trim().split("\n");
       assert.deepEqual(releasesAfter.filter((r) => !releasesBefore.includes(r)), [], "no release directory added");
-      return `up ${upS.toFixed(0)} s under load: ${load.bodies.length + load.failures.length} requests, ${load.failures.length} failed, ${load.bodies.filter((b) => b === "Hello, World!").length} already the previous body; app-install: "${install.split("\n").pop()}"; no release directory added; image ${versions[0].image} (no build); ran: ${[...new Set(changed.map((c) => c.split(" ").pop()))].join(" ")}; versions: ${versions.map((v) => `${v.app}/${v.config}`).join(", ")}`;
+      return `up ${upS.toFixed(0)} s under load: ${load.bodies.length + load.failures.length} requests, ${load.failures.length} failed, ${load.bodies.filter((b) => b === "Hello, World!").length} already the previous body; release: "${release.split("\n")[0]}" (the app not sent); no release directory added; image ${versions[0].image} (no build); ran: ${[...new Set(changed.map((c) => c.split(" ").pop()))].join(" ")}; versions: ${versions.map((v) => `${v.app}/${v.config}`).join(", ")}`;
     });
 
     // ---------------------------------------------------------------------------------------------

@@ -90,14 +90,14 @@ test("rolling deploy across two hosts: serial order, a broken version stops at t
     assert.ok(bSwitch.length > 0, "b switched");
     assert.ok(bSwitch[0].startSeq > aGate.endSeq!, `b-${bSwitch[0].name} (event ${bSwitch[0].startSeq}) started before a-health finished (event ${aGate.endSeq})`);
     // Only the switch waits: b's upload of the code and its image build ran while a was still on its way.
-    for (const what of [/^app-stage$/, /^image$/]) {
+    for (const what of [/^app-install$/, /^image$/]) {
       const bStep = rec.of("b", what)[0];
       assert.ok(bStep && bStep.startSeq < aGate.endSeq!, `b's ${what.source} ran alongside a`);
     }
     log(
       `a-health finished at +${seconds(aGate.endMs!)} (started +${seconds(aGate.startMs)}); b's first switch ${bSwitch[0].name} started at ` +
         `+${seconds(bSwitch[0].startMs)}, b-health finished at +${seconds(rec.of("b", /^health$/)[0]?.endMs ?? NaN)}; ` +
-        `b-app-stage started at +${seconds(rec.of("b", /^app-stage$/)[0].startMs)}, b-image at +${seconds(rec.of("b", /^image$/)[0].startMs)}`,
+        `b-app-install started at +${seconds(rec.of("b", /^app-install$/)[0].startMs)}, b-image at +${seconds(rec.of("b", /^image$/)[0].startMs)}`,
     );
   });
 

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { CHECK_ATTEMPTS, connectionCheck } from "../../lib/commands/connection";
+import { sendRelease } from "../../lib/commands/release";
 import { checkStagePath, createStage } from "../../lib/commands/files";
 import { HostConfig } from "../../lib/config";
 import { script } from "../../lib/shell";
@@ -96,6 +97,67 @@ test("connection check: an unknown failure is not retried and is shown as is", (
   assert.equal(r.code, 1);
   assert.equal(r.args.length, 1);
   assert.match(r.stderr, /^ssh deploy@192\.0\.2\.7:2222: ssh: Could not resolve hostname/);
+});
+
+/**
+ * sendRelease through a stand-in `ssh` that runs the remote command here, as root, with the stdin it got, and
+ * records each call's bytes in.
+ */
+function runSend(app: string, dest: string, failFirstSend = false) {
+  const bin = fs.mkdtempSync(path.join(os.tmpdir(), "fake-ssh-"));
+  const calls = path.join(bin, "calls");
+  fs.writeFileSync(
+    path.join(bin, "ssh"),
+    [
+      "#!/bin/sh",
+      'for a; do last=$a; done',
+      `in=$(mktemp); cat > "$in"; n=$(wc -c < "$in"); printf '%s\n' "$n" >> '${calls}'`,
+      failFirstSend ? `if [ "$n" -gt 0 ] && [ ! -e '${bin}/dropped' ]; then touch '${bin}/dropped'; echo 'Connection reset by 192.0.2.7 port 2222' >&2; exit 255; fi` : "",
+      'sh -c "$last" < "$in"; rc=$?; rm -f "$in"; exit $rc',
+    ].join("\n"),
+    { mode: 0o755 },
+  );
+  fs.writeFileSync(path.join(bin, "sleep"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+  const r = spawnSync("sh", ["-c", sendRelease(HOST, { adminUser: "root" }, "root", app, dest)], { input: "KEY", encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+  const bytesIn = fs.existsSync(calls) ? fs.readFileSync(calls, "utf8").trim().split("\n").map(Number) : [];
+  fs.rmSync(bin, { recursive: true });
+  return { code: r.status, stdout: r.stdout.trim(), stderr: r.stderr.trim(), bytesIn };
+}
+
+test("release send: the host says whether it keeps the release; a kept one sends nothing, a new one arrives as a tar stream, retried when the connection drops", { skip: process.getuid?.() !== 0 && "needs root (runuser)" }, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "send-"));
+  try {
+    const app = path.join(dir, "app");
+    fs.mkdirSync(path.join(app, "instance"), { recursive: true });
+    fs.writeFileSync(path.join(app, "main.py"), "print('v1')\n");
+    fs.writeFileSync(path.join(app, "instance", "dev.sqlite"), "local data");
+    fs.mkdirSync(path.join(dir, "releases"));
+    const dest = path.join(dir, "releases", "abcdefabcdef");
+    let r = runSend(app, dest, true);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.bytesIn.map((n) => n > 0), [false, true, true], `a check with no stdin, then the archive, sent again after the drop: ${r.bytesIn}`);
+    assert.match(r.stdout, /^installed 1 files in .*abcdefabcdef\nssh deploy@192\.0\.2\.7:2222: connected/);
+    assert.equal(fs.readFileSync(path.join(dest, "main.py"), "utf8"), "print('v1')\n");
+    assert.deepEqual(fs.readdirSync(path.join(dest, "instance")), []);
+    // Kept on the host (a rollback to it): one login, nothing sent, the release untouched.
+    fs.writeFileSync(path.join(app, "main.py"), "print('v2')\n");
+    r = runSend(app, dest);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.bytesIn, [0]);
+    assert.match(r.stdout, /^release .*abcdefabcdef already installed\nssh .*: connected/);
+    assert.equal(fs.readFileSync(path.join(dest, "main.py"), "utf8"), "print('v1')\n");
+    // A file this machine cannot read: refused here, nothing sent; what the host refuses is shown in full.
+    const other = path.join(dir, "releases", "0123456789ab");
+    r = runSend(path.join(dir, "missing"), other);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^ssh deploy@192\.0\.2\.7:2222: could not read .*missing: tar: .*No such file or directory/);
+    assert.deepEqual(r.bytesIn, [0]);
+    r = runSend(app, path.join(dir, "nowhere", "0123456789ab"));
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^ssh deploy@192\.0\.2\.7:2222: [^\n]*nowhere[^\n]*No such file or directory/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 // Staging: real directories under the caller's home (its whole path is the caller's or root's, unlike /tmp).

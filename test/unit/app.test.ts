@@ -2,7 +2,7 @@
 // folder across code syncs and destroy, the app settings file, one-off and release commands.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -10,7 +10,8 @@ import { SECRET_MARKER } from "../../lib/config";
 import { HOST, parse, problems } from "./configCases";
 import { maskSecretMap } from "../../lib/stackConfig";
 import { layoutOf } from "../../lib/layout";
-import { createDirs, deleteDirs, installRelease } from "../../lib/commands/files";
+import { createDirs, deleteDirs } from "../../lib/commands/files";
+import { installRelease } from "../../lib/commands/release";
 import { MARK_FILE } from "../../lib/commands/ownership";
 import { releaseCommand } from "../../lib/commands/service";
 import { containerRun, oneOffScript } from "../../lib/commands/podman";
@@ -175,25 +176,33 @@ const rootOnlyTmp = (prefix: string) => {
   fs.chmodSync(dir, 0o755);
   return dir;
 };
-test("release install: built beside and renamed into place, without an uploaded instance/; an installed release is never touched", { skip: !asRootHere && "needs root (chown)" }, () => {
+test("release install: the tar stream on stdin built beside and renamed into place, without the app's instance/; an installed release is never touched", { skip: !asRootHere && "needs root (chown)" }, () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "release-"));
-  const [up, dest, stage] = ["stage/app", "releases/abc", "stage"].map((d) => path.join(dir, d));
-  fs.mkdirSync(path.join(up, "instance"), { recursive: true });
+  const [app, dest] = ["app", "releases/abc"].map((d) => path.join(dir, d));
+  fs.mkdirSync(path.join(app, "instance"), { recursive: true });
+  fs.mkdirSync(path.join(app, "pkg", "instance"), { recursive: true });
   fs.mkdirSync(path.join(dir, "releases"));
-  fs.writeFileSync(path.join(up, "app.py"), "new");
-  fs.writeFileSync(path.join(up, "instance", "dev.sqlite"), "developer's data");
-  execFileSync("sh", ["-c", installRelease({ adminUser: "root" }, "root", up, dest, stage)]);
-  assert.deepEqual(fs.readdirSync(dest).sort(), ["app.py", "instance"]);
+  fs.writeFileSync(path.join(app, "app.py"), "new");
+  fs.writeFileSync(path.join(app, "instance", "dev.sqlite"), "developer's data");
+  fs.writeFileSync(path.join(app, "pkg", "instance", "code.py"), "a package's own instance/ is code");
+  const install = (from: string) => execFileSync("sh", ["-c", `tar -C ${from} -cf - . | ${installRelease({ adminUser: "root" }, "root", dest)}`], { encoding: "utf8" });
+  install(app);
+  assert.deepEqual(fs.readdirSync(dest).sort(), ["app.py", "instance", "pkg"]);
   assert.deepEqual(fs.readdirSync(path.join(dest, "instance")), [], "the mount point is empty: the developer's data stays local");
+  assert.equal(fs.readFileSync(path.join(dest, "pkg", "instance", "code.py"), "utf8"), "a package's own instance/ is code");
   assert.deepEqual(fs.readdirSync(path.join(dir, "releases")), ["abc"], "no partial directory left");
-  assert.ok(!fs.existsSync(stage), "the stage is removed");
   // Same hash again (a re-run): the directory a container may be mounting stays the same inode, untouched.
   const inode = fs.statSync(dest).ino;
-  fs.mkdirSync(up, { recursive: true });
-  fs.writeFileSync(path.join(up, "app.py"), "other");
-  assert.match(execFileSync("sh", ["-c", installRelease({ adminUser: "root" }, "root", up, dest, stage)], { encoding: "utf8" }), /already installed/);
+  fs.writeFileSync(path.join(app, "app.py"), "other");
+  assert.match(install(app), /already installed/);
   assert.equal(fs.statSync(dest).ino, inode);
   assert.equal(fs.readFileSync(path.join(dest, "app.py"), "utf8"), "new");
+  // A stream cut short installs nothing, and says why.
+  const cut = path.join(dir, "releases", "cut");
+  const r = spawnSync("sh", ["-c", `tar -C ${app} -cf - . | head -c 1536 | ${installRelease({ adminUser: "root" }, "root", cut)}`], { encoding: "utf8" });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /tar: .*(Unexpected EOF|unexpected end)[\s\S]*release .*cut: the app could not be unpacked/i);
+  assert.deepEqual(fs.readdirSync(path.join(dir, "releases")), ["abc"], "nothing of the cut stream left");
   fs.rmSync(dir, { recursive: true });
 });
 

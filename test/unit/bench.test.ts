@@ -54,8 +54,6 @@ test("phaseOf: every resource of the site in its phase", () => {
     "vm-linger": "user & ids",
     "vm-dirs": "files",
     "vm-space": "files",
-    "vm-app-stage": "files",
-    "vm-app-copy-flask-app": "files",
     "vm-app-install": "files",
     "vm-config-version": "files",
     "vm-tls-key": "files",

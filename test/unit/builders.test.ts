@@ -6,6 +6,7 @@ import * as path from "node:path";
 import * as connection from "../../lib/commands/connection";
 import * as host from "../../lib/commands/host";
 import * as files from "../../lib/commands/files";
+import * as release from "../../lib/commands/release";
 import * as podman from "../../lib/commands/podman";
 import * as ownership from "../../lib/commands/ownership";
 import * as service from "../../lib/commands/service";
@@ -78,7 +79,9 @@ test("every builder output parses as sh (sh -n), also with a root admin", () => 
       files.deleteDirs(priv, l, site.installPath, { logs: false, data: true }),
       files.deleteDirs(priv, l, site.installPath, { logs: true, data: false }),
       files.createStage(priv, l.stageDir, `${l.stageDir}/s`, ["config"]),
-      files.installRelease(priv, l.user, "/var/tmp/x/s/app", l.releaseDir("0123456789abcdef"), "/var/tmp/x/s"),
+      release.releaseCheck(priv, l.user, l.releaseDir("0123456789abcdef")),
+      release.installRelease(priv, l.user, l.releaseDir("0123456789abcdef")),
+      release.sendRelease(site.hosts[0], priv, l.user, "flask_app", l.releaseDir("0123456789abcdef")),
       files.writeFromStdin(priv, l.user, `${l.tlsDir}/key.pem`, "0600"),
       podman.createSecret(priv, l.user, `${l.secretName}-0123456789ab`),
       podman.deleteSecret(priv, l.user, l.envSecretName("API_TOKEN")),

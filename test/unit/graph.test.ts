@@ -39,7 +39,7 @@ test("one component tree per host, in dependency order, secrets kept secret", as
   // Rollout serial (the default; graphRollout.test.ts has the details): web1 waits for nothing of web2,
   // and web2 provisions in parallel with web1 until its switch.
   assert.deepEqual(crossHostWaits(graph, "web1", "web2"), []);
-  for (const c of ["ssh-check", "user", "image", "app-stage", "dirs"]) assert.ok(!crossHostWaits(graph, "web2", "web1").includes(`web2-${c}`), `web2-${c} waits for web1`);
+  for (const c of ["ssh-check", "user", "image", "app-install", "dirs"]) assert.ok(!crossHostWaits(graph, "web2", "web1").includes(`web2-${c}`), `web2-${c} waits for web1`);
   assert.ok(dependsOn(graph, "web2-reload", "web1-health"));
   // One drift state per host, a child of its site; never refreshed here, so no command carries a repair token.
   assert.deepEqual(seen.filter((r) => r.type === "pulumi-nodejs:dynamic/flagun:HostState").map((r) => r.name), ["web1-state", "web2-state"]);

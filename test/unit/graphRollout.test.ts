@@ -13,7 +13,7 @@ test("rollout serial: b switches only after a's health gate; a never waits for b
   for (const c of ["release", "reload", "unit"]) assert.ok(graph.get(`b-${c}`)!.has("a-health"), `b-${c} names a-health in dependsOn`);
   assert.deepEqual(crossHostWaits(graph, "a", "b"), []);
   const waiting = crossHostWaits(graph, "b", "a");
-  for (const c of ["ssh-check", "preflight", "user", "linger", "dirs", "image", "app-stage", "app-copy-flask-app", "app-install", "config-version", "tls-key-file", "app-secret"]) {
+  for (const c of ["ssh-check", "preflight", "user", "linger", "dirs", "image", "app-install", "config-version", "tls-key-file", "app-secret"]) {
     assert.ok(graph.has(`b-${c}`), `b-${c} exists`);
     assert.ok(!waiting.includes(`b-${c}`), `b-${c} must not wait for host a`);
   }
