@@ -1,8 +1,9 @@
 // Upgrading flagun-rosupod itself on a running site, on one VM: a site deployed by the previous landed
 // version (UPGRADE_FROM, checked out of this clone) is updated by this one under steady HTTPS load. Its
-// first `up` changes the image (supervisor), the unit (health limits, gunicorn settings hash) and nginx.conf
-// (a reload sent to a container whose supervisor predates SIGUSR2): no request may fail, the app's data
-// stays, a second `up` changes nothing, and `destroy` leaves nothing of the older version behind either.
+// first `up` changes the image (supervisor), the unit (health limits) and the configuration (a configuration
+// version replaces the loose files of config/, which go; the certificate's reload reaches a container whose
+// supervisor predates SIGUSR2): no request may fail, the app's data stays, a second `up` changes nothing,
+// and `destroy` leaves nothing of the older version behind either.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -37,6 +38,7 @@ test(`upgrade: a site deployed by ${UPGRADE_FROM.slice(0, 7)} taken over by this
   let out: Record<string, any> = {};
   const vm = () => out.hosts.value.vm;
   const u = () => asUserPrefix(USER, vm().uid);
+  const configDir = async () => (await sh(host, `sudo ls -A /opt/${USER}/site/config`)).trim().split("\n").sort();
   const supervisorHandlesUsr2 = async () => (await sh(host, `${u()} podman exec flagun-web grep -c SIGUSR2 /usr/local/bin/flagun-supervise || true`)).trim() !== "0";
 
   await t.test(`${UPGRADE_FROM.slice(0, 7)} deploys and serves`, async () => {
@@ -46,6 +48,7 @@ test(`upgrade: a site deployed by ${UPGRADE_FROM.slice(0, 7)} taken over by this
     assert.equal(r.status, 200);
     assert.equal(r.body, "Hello, World!");
     assert.equal(await supervisorHandlesUsr2(), false, "the older supervisor: the reload must fall back to SIGHUP");
+    assert.deepEqual(await configDir(), [".next", "app.json", "gunicorn.conf.py", "logrotate.conf", "nginx.conf", "tls"], "the older version's config files, loose in config/");
     await sh(host, `sudo sh -c 'echo kept > ${MARKER}'`);
   });
 
@@ -78,6 +81,7 @@ test(`upgrade: a site deployed by ${UPGRADE_FROM.slice(0, 7)} taken over by this
       "this version's health limits",
     );
     assert.equal((await sh(host, `sudo cat ${MARKER}`)).trim(), "kept");
+    assert.deepEqual(await configDir(), ["tls"], "the older version's loose config files are gone (its configuration is a version now)");
   });
 
   await t.test("a second up previews no change", async () => {

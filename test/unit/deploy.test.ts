@@ -124,6 +124,26 @@ test("switch on a serving site: the standby of the new version is its check, hol
   }
 });
 
+test("an older version's loose config files (config/*.conf, app.json, .next/) go after a switch, not after a refusal; tls/ stays", () => {
+  const legacy = ["nginx.conf", "gunicorn.conf.py", "logrotate.conf", "app.json", ".next/nginx.conf"];
+  for (const unhealthy of [["flagun-web-standby"], []]) {
+    const w = setup({ active: serving, unhealthy, socketsOnDisk: true });
+    try {
+      assert.equal(path.join(path.dirname(w.l.configsDir), "config"), w.l.configDir, "deploy.sh finds config/ beside configs/");
+      for (const f of [...legacy, "tls/key.pem"]) {
+        fs.mkdirSync(path.dirname(`${w.l.configDir}/${f}`), { recursive: true });
+        fs.writeFileSync(`${w.l.configDir}/${f}`, "old");
+      }
+      const r = w.run();
+      assert.equal(r.code, unhealthy.length ? 1 : 0, r.out);
+      assert.deepEqual(fs.readdirSync(w.l.configDir).sort(), unhealthy.length ? [".next", "app.json", "gunicorn.conf.py", "logrotate.conf", "nginx.conf", "tls"] : ["tls"]);
+      assert.equal(fs.readFileSync(`${w.l.configDir}/tls/key.pem`, "utf8"), "old");
+    } finally {
+      w.cleanup();
+    }
+  }
+});
+
 test("a re-run on a serving site (a drift repair: a socket was disabled) enables both sockets again and never stops them", () => {
   const w = setup({ active: serving, unhealthy: [], socketsOnDisk: true });
   try {

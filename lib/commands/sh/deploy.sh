@@ -102,5 +102,10 @@ prune_versions "$quadlet_path" "$releases_dir" "$user" "$partial" "$versions_kep
 prune_versions "$quadlet_path" "$configs_dir" "$user" "$partial" "$versions_kept"
 prune_secrets "$quadlet_path" "$secret_names_re"
 prune_images "$quadlet_path" "$image_repo" "$versions_kept"
+# A version from before configuration directories kept its files loose in config/ (beside tls/, the sibling of
+# configs/), read by nothing since the switch above: removed by name (a link among them goes, not its target).
+legacy=${configs_dir%/*}/config
+rm -f "$legacy/nginx.conf" "$legacy/gunicorn.conf.py" "$legacy/logrotate.conf" "$legacy/app.json"
+rm -rf "$legacy/.next" 2>/dev/null || echo "left $legacy/.next (an older version's, not removable by $user)"
 echo "$unit serves the new version"
 record_version "$quadlet_path" "$releases_dir" "$configs_dir" "$image_repo" "$history" "$versions_kept"
