@@ -37,15 +37,23 @@ async function sshLogins(host: TestHost, cmd: string): Promise<number> {
   return Number((await sh(host, `${cmd} | grep -c 'Accepted publickey for deploy' || true`)).trim().split("\n").pop());
 }
 
-/** The journal query that sees sshd's `Accepted publickey` lines: `-u ssh` if it does, else by syslog identifier. */
+/**
+ * The journal query that sees sshd's `Accepted publickey` lines: `-u ssh` if it does, else by syslog identifier.
+ * Two reads must differ by exactly the one login between them; the line reaches the journal asynchronously,
+ * so a read that has not seen it yet is tried again, a few times.
+ */
 async function sshLoginQuery(host: TestHost): Promise<string> {
   for (const q of [
     "sudo journalctl -u ssh --no-pager -o cat",
     "sudo journalctl SYSLOG_IDENTIFIER=sshd-session SYSLOG_IDENTIFIER=sshd --no-pager -o cat",
   ]) {
-    const a = await sshLogins(host, q);
-    const b = await sshLogins(host, q);
-    if (a > 0 && b - a === 1) return q;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const a = await sshLogins(host, q);
+      await new Promise((r) => setTimeout(r, 1000));
+      const b = await sshLogins(host, q);
+      if (a > 0 && b - a === 1) return q;
+    }
   }
   throw new Error("no journal query sees sshd's 'Accepted publickey for deploy' lines");
 }
@@ -84,6 +92,7 @@ export async function measureConverge(host: TestHost, s: SiteStack): Promise<Con
   for (let i = 0; i < CONVERGE_ROUNDS; i++) {
     const before = await sshLogins(host, q);
     const n = await timedUp(s.stack);
+    await new Promise((r) => setTimeout(r, 1000)); // the journal's lines arrive asynchronously (sshLoginQuery)
     const after = await sshLogins(host, q);
     noop.push(n.s);
     noopChanges.push(n.changes);
