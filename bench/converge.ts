@@ -32,9 +32,9 @@ export function resourcesPerHost(resources: StateResource[]): Record<string, num
   return out;
 }
 
-/** sshd logins by `deploy` so far (each host.run and each command-plugin connection is one). */
+/** sshd logins by `deploy` so far (each command-plugin connection is one, and this query's own: a new login, not the test host's shared one). */
 async function sshLogins(host: TestHost, cmd: string): Promise<number> {
-  return Number((await sh(host, `${cmd} | grep -c 'Accepted publickey for deploy' || true`)).trim().split("\n").pop());
+  return Number((await sh(host, `${cmd} | grep -c 'Accepted publickey for deploy' || true`, { newLogin: true })).trim().split("\n").pop());
 }
 
 /**
