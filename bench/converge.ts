@@ -32,28 +32,26 @@ export function resourcesPerHost(resources: StateResource[]): Record<string, num
   return out;
 }
 
-/** sshd logins by `deploy` so far (each command-plugin connection is one, and this query's own: a new login, not the test host's shared one). */
+/**
+ * sshd logins by `deploy` so far (each command-plugin connection is one, and this query's own: a new login, not
+ * the test host's shared one). The query waits a second first: sshd's line reaches the journal asynchronously.
+ */
 async function sshLogins(host: TestHost, cmd: string): Promise<number> {
-  return Number((await sh(host, `${cmd} | grep -c 'Accepted publickey for deploy' || true`, { newLogin: true })).trim().split("\n").pop());
+  return Number((await sh(host, `sleep 1; ${cmd} | grep -c 'Accepted publickey for deploy' || true`, { newLogin: true })).trim().split("\n").pop());
 }
 
 /**
  * The journal query that sees sshd's `Accepted publickey` lines: `-u ssh` if it does, else by syslog identifier.
- * Two reads must differ by exactly the one login between them; the line reaches the journal asynchronously,
- * so a read that has not seen it yet is tried again, a few times.
+ * Two reads must differ by exactly the one login between them.
  */
 async function sshLoginQuery(host: TestHost): Promise<string> {
   for (const q of [
     "sudo journalctl -u ssh --no-pager -o cat",
     "sudo journalctl SYSLOG_IDENTIFIER=sshd-session SYSLOG_IDENTIFIER=sshd --no-pager -o cat",
   ]) {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      await new Promise((r) => setTimeout(r, 1000));
-      const a = await sshLogins(host, q);
-      await new Promise((r) => setTimeout(r, 1000));
-      const b = await sshLogins(host, q);
-      if (a > 0 && b - a === 1) return q;
-    }
+    const a = await sshLogins(host, q);
+    const b = await sshLogins(host, q);
+    if (a > 0 && b - a === 1) return q;
   }
   throw new Error("no journal query sees sshd's 'Accepted publickey for deploy' lines");
 }
@@ -92,7 +90,6 @@ export async function measureConverge(host: TestHost, s: SiteStack): Promise<Con
   for (let i = 0; i < CONVERGE_ROUNDS; i++) {
     const before = await sshLogins(host, q);
     const n = await timedUp(s.stack);
-    await new Promise((r) => setTimeout(r, 1000)); // the journal's lines arrive asynchronously (sshLoginQuery)
     const after = await sshLogins(host, q);
     noop.push(n.s);
     noopChanges.push(n.changes);

@@ -56,7 +56,7 @@ unit_image() { sed -n 's/^Image=//p' "$1"; }
 
 # `prune_versions UNIT_FILE DIR USER PARTIAL KEPT`: deletes the version directories of DIR (releases or
 # configurations, each named by its content hash) beyond the KEPT newest, never the one UNIT_FILE mounts, and
-# USER's leftovers of interrupted installs (names containing PARTIAL, files.installRelease,
+# USER's leftovers of interrupted installs (names containing PARTIAL, release.installRelease,
 # sh/config-version.sh). As the user: one it cannot delete (a root-owned leftover of an older version, which
 # the next release install removes) is named, not a failure.
 prune_versions() {
